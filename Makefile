@@ -1,0 +1,28 @@
+# The two commands of the README: `make run` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test bench bench-controller lint
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+# Main job: the smoke scenario against the embedded reference controller; report in reports/smoke.
+run: $(BIN)/.installed
+	$(BIN)/harness run scenarios/smoke.toml --out reports/smoke
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check harness tests bench
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/transport_bench.py
+
+bench-controller: $(BIN)/.installed
+	$(BIN)/python bench/controller_bench.py

@@ -1,0 +1,44 @@
+"""The ``harness`` command. Thin: it parses, then calls the library.
+
+Each verb's flags and handler live beside the code they drive (``add_arguments`` and
+``main`` in the verb's module), so this file only lists the verbs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from harness import __version__
+from harness.errors import HarnessError
+
+# verb -> (module holding add_arguments/main, one-line help)
+VERBS: dict[str, tuple[str, str]] = {
+    "serve": ("harness.controller.serve", "run the reference OPSCOM controller"),
+    "run": ("harness.run", "drive load at a controller and check thresholds"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness", description="Load and replay harness for the OPSCOM API."
+    )
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb, (module_name, help_text) in VERBS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(verb, help=help_text, description=module.__doc__.split("\n\n")[0])
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._module.main(args))
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return exc.exit_code

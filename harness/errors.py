@@ -1,0 +1,25 @@
+"""Errors that end a command with one clear line instead of a traceback.
+
+    HarnessError                the user's input is wrong: exit code 2
+     +-- ConfigError            a scenario file, flag or check expression
+     +-- UnsafeTargetError      a target that is not loopback and not allowed
+
+Raise them with the file, line or key and what was expected, e.g.
+``ConfigError("scenarios/x.toml: [load] rate: expected a positive number, got 'abc'")``.
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """A user mistake; the CLI prints ``harness: error: <message>`` and exits 2."""
+
+    exit_code = 2
+
+
+class ConfigError(HarnessError):
+    pass
+
+
+class UnsafeTargetError(HarnessError):
+    pass

@@ -1,0 +1,140 @@
+"""What one exchange with an OPSCOM service came to: ``classify(status, body)``.
+
+It runs on every response of a load test, so it allocates nothing per call: every
+``Outcome`` is an interned instance (one per API code, per HTTP status, per transport
+failure), compared by identity and used directly as a dictionary key.
+
+The body is read first and the status second, because the seeds do not say which
+HTTP status a real controller pairs with an error:
+
+    JSON object with "ErrorCode"           -> API error with that code (any status)
+    JSON object with "error" != 0          -> API error with that code (plate service)
+    any other decodable body, 2xx          -> ok
+    any body, status outside 2xx           -> HTTP error with that status
+    undecodable body, 2xx                  -> undecodable
+
+Transport failures (timeout, refused connection, connection closed before an answer)
+are outcomes too, made by the transports, so errors stay data on the hot path.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Final
+
+import orjson
+
+
+class OutcomeKind(enum.Enum):
+    OK = "ok"
+    API_ERROR = "api_error"
+    HTTP_ERROR = "http_error"
+    UNDECODABLE = "undecodable"
+    TRANSPORT = "transport"
+
+
+class Outcome:
+    """One interned result class. ``key`` is the name used in reports and checks:
+    ``ok``, ``"9006"``, ``http_500``, ``undecodable``, ``timeout``, ``connect_error``,
+    ``disconnected``."""
+
+    __slots__ = ("kind", "key", "code", "ok")
+
+    def __init__(self, kind: OutcomeKind, key: str, code: int = 0) -> None:
+        self.kind = kind
+        self.key = key
+        self.code = code  # the API error code, or the HTTP status, or 0
+        self.ok = kind is OutcomeKind.OK
+
+    @property
+    def is_api_error(self) -> bool:
+        return self.kind is OutcomeKind.API_ERROR
+
+    def __repr__(self) -> str:
+        return f"Outcome({self.key})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Unpickle to the interned instance, so identity survives process boundaries.
+        return (outcome_for_key, (self.key,))
+
+
+OK: Final = Outcome(OutcomeKind.OK, "ok")
+UNDECODABLE: Final = Outcome(OutcomeKind.UNDECODABLE, "undecodable")
+TIMEOUT: Final = Outcome(OutcomeKind.TRANSPORT, "timeout")
+CONNECT_ERROR: Final = Outcome(OutcomeKind.TRANSPORT, "connect_error")
+DISCONNECTED: Final = Outcome(OutcomeKind.TRANSPORT, "disconnected")
+TRANSPORT_OUTCOMES: Final = (TIMEOUT, CONNECT_ERROR, DISCONNECTED)
+
+_API_ERRORS: dict[int, Outcome] = {}
+_HTTP_ERRORS: dict[int, Outcome] = {}
+_BY_KEY: dict[str, Outcome] = {o.key: o for o in (OK, UNDECODABLE, *TRANSPORT_OUTCOMES)}
+
+
+def api_error(code: int) -> Outcome:
+    """The interned outcome for API error ``code``."""
+    out = _API_ERRORS.get(code)
+    if out is None:
+        out = _API_ERRORS[code] = Outcome(OutcomeKind.API_ERROR, str(code), code)
+        _BY_KEY[out.key] = out
+    return out
+
+
+def http_error(status: int) -> Outcome:
+    """The interned outcome for an HTTP failure status without an API error body."""
+    out = _HTTP_ERRORS.get(status)
+    if out is None:
+        out = _HTTP_ERRORS[status] = Outcome(OutcomeKind.HTTP_ERROR, f"http_{status}", status)
+        _BY_KEY[out.key] = out
+    return out
+
+
+def outcome_for_key(key: str) -> Outcome:
+    """The outcome a report key names (``"9006"``, ``"http_500"``, ``"ok"``, ...)."""
+    out = _BY_KEY.get(key)
+    if out is not None:
+        return out
+    if key.isdigit():
+        return api_error(int(key))
+    if key.startswith("http_") and key[5:].isdigit():
+        return http_error(int(key[5:]))
+    raise ValueError(f"not an outcome key: {key!r}")
+
+
+def _as_code(value: Any) -> int:
+    """An error code as an int; codes sent as strings ("9001") are accepted."""
+    if type(value) is int:
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+
+
+def decode_and_classify(status: int, body: bytes) -> tuple[Outcome, Any]:
+    """Classify a response and return the decoded body too (None when undecodable).
+
+    Callers that need a field of the answer (a permit push's reference id) use this,
+    so the body is decoded once."""
+    try:
+        doc = _loads(body)
+    except _JSONDecodeError:
+        return (UNDECODABLE if 200 <= status < 300 else http_error(status)), None
+    if type(doc) is dict:
+        code = doc.get("ErrorCode")
+        if code is not None:
+            return api_error(_as_code(code)), doc
+        err = doc.get("error")
+        if err is not None and err != 0 and err != "0":
+            return api_error(_as_code(err)), doc
+    if 200 <= status < 300:
+        return OK, doc
+    return http_error(status), doc
+
+
+def classify(status: int, body: bytes) -> Outcome:
+    """The outcome of one response: ok, API error, HTTP error or undecodable."""
+    return decode_and_classify(status, body)[0]
