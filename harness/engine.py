@@ -1,0 +1,290 @@
+"""The scheduler: makes calls due, hands them to free slots, records what comes back.
+
+Open model: a pacer says when each hit is due; the engine sleeps until then,
+dispatches every due hit with its intended time, and never waits for answers
+before sending more. Closed model: N users, each sending its next call as soon as
+its last one is answered (plus think time).
+
+Both go through ``_dispatch``: a free slot sends at once; otherwise the call waits
+in the backlog, in order, and that wait counts in its latency (measured from the
+intended time). The schedule never slows down because the target does. A backlog
+that would grow past ``max_backlog`` drops the new hit and counts it, rather than
+eating memory; so do hits still queued when the run ends after the drain grace.
+
+Lifecycle: RUNNING -> DRAINING (schedule over: no new hits, answers still awaited
+up to the drain timeout) -> DONE. ``interrupt()`` (Ctrl-C) goes straight to
+DRAINING with a short grace and drops the backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from harness.metrics import Metrics, Tick
+from harness.opscom.outcome import Outcome
+from harness.pacing import Pacer
+from harness.traffic.call import Call, TrafficSource
+from harness.transport import TransportConfig, make_transport
+from harness.transport.base import Slot
+
+_now = time.perf_counter_ns
+INTERRUPT_GRACE_S = 2.0
+
+
+class Model(enum.Enum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Phase(enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    DRAINING = "draining"
+    DONE = "done"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineConfig:
+    """One process's share of the load; ``harness.workers`` splits a run into these."""
+
+    model: Model
+    transport: str
+    transport_config: TransportConfig
+    pacer: Pacer | None = None  # open model
+    users: int = 0  # closed model
+    think: float = 0.0  # closed model: pause between an answer and the next call
+    duration: float = 0.0  # closed model; the open model's is the pacer's
+    max_backlog: int = 100_000
+    late_threshold: float = 0.010  # a hit sent later than this after its time is "late"
+    drain_timeout: float | None = None  # default: the request timeout + 1 s
+
+    def __post_init__(self) -> None:
+        if self.model is Model.OPEN and self.pacer is None:
+            raise ValueError("the open model needs a pacer")
+        if self.model is Model.CLOSED and (self.users < 1 or not self.duration > 0):
+            raise ValueError("the closed model needs users >= 1 and a positive duration")
+
+    @property
+    def schedule_duration(self) -> float:
+        return self.pacer.duration if self.model is Model.OPEN else self.duration  # type: ignore[union-attr]
+
+    @property
+    def drain_grace(self) -> float:
+        if self.drain_timeout is not None:
+            return self.drain_timeout
+        return self.transport_config.request_timeout + 1.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineStats:
+    issued: int  # hits made due (sent, queued or dropped)
+    dropped: int
+    elapsed_s: float  # from t0 to the end of the drain
+    schedule_s: float  # the part of it during which hits were issued
+    interrupted: bool
+
+
+class Engine:
+    def __init__(
+        self,
+        config: EngineConfig,
+        source: TrafficSource,
+        metrics: Metrics,
+        *,
+        worker: int = 0,
+        workers: int = 1,
+    ) -> None:
+        self.config = config
+        self.source = source
+        self.metrics = metrics
+        self.worker = worker
+        self.workers = workers
+        self.phase = Phase.STARTING
+        self.interrupted = False
+        self.t0 = 0
+        self.idle: list[Slot] = []
+        self.backlog: deque[tuple[Call, int]] = deque()
+        self.in_flight = 0
+        self.issued = 0
+        self.dropped = 0
+        self._schedule_end_ns = 0
+        self._settled: asyncio.Event | None = None
+        self._stop_issuing: asyncio.Event | None = None
+        self.transport = make_transport(config.transport, config.transport_config)
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the transport's slots (and warm connections) before t0."""
+        self._settled = asyncio.Event()
+        self._stop_issuing = asyncio.Event()
+        self.idle = list(reversed(await self.transport.open(self._done)))
+
+    async def run(self, t0_ns: int, on_tick: Callable[[Tick], None] | None = None) -> EngineStats:
+        """Run from ``t0_ns`` (a perf_counter_ns instant shared by all workers)."""
+        assert self._stop_issuing is not None and self._settled is not None, "open() first"
+        self.t0 = t0_ns
+        await _sleep_until(t0_ns)
+        self.phase = Phase.RUNNING
+        ticker = asyncio.get_running_loop().create_task(self._tick_every_second(on_tick))
+        try:
+            if self.config.model is Model.OPEN:
+                await self._run_open()
+            else:
+                await self._run_closed()
+            self._schedule_end_ns = min(_now(), t0_ns + int(self.config.schedule_duration * 1e9))
+            await self._drain()
+        finally:
+            ticker.cancel()
+            # Drop the backlog before closing: closing reports the calls in flight,
+            # and a report must not start a new send on a closing transport.
+            self._drop_backlog()
+            self.phase = Phase.DONE
+            await self.transport.close()
+            if on_tick is not None:
+                on_tick(self.metrics.tick(self._second_now()))
+        end = _now()
+        return EngineStats(
+            issued=self.issued,
+            dropped=self.dropped,
+            elapsed_s=(end - t0_ns) / 1e9,
+            schedule_s=(self._schedule_end_ns - t0_ns) / 1e9,
+            interrupted=self.interrupted,
+        )
+
+    def interrupt(self) -> None:
+        """Stop issuing now, drop the backlog, give answers in flight a short grace."""
+        if self.phase is Phase.DONE or self.interrupted:
+            return
+        self.interrupted = True
+        self._drop_backlog()
+        if self._stop_issuing is not None:
+            self._stop_issuing.set()
+        if self.in_flight == 0 and self._settled is not None:
+            self._settled.set()
+
+    # --- the two models ------------------------------------------------------------------
+
+    async def _run_open(self) -> None:
+        pacer = self.config.pacer
+        assert pacer is not None
+        t0 = self.t0
+        next_call = self.source.next_call
+        dispatch = self._dispatch
+        stop = self._stop_issuing
+        assert stop is not None
+        for offset in pacer.schedule(self.worker, self.workers):
+            intended = t0 + int(offset * 1e9)
+            wait = intended - _now()
+            if wait > 0:
+                # uvloop timers have millisecond resolution and round to nearest;
+                # round up so a hit is never sent before its time (late by < 1 ms,
+                # which its latency shows).
+                await asyncio.sleep(math.ceil(wait / 1e6) / 1e3)
+            if stop.is_set():
+                return
+            call = next_call(offset)
+            if call is None:
+                return
+            self.issued += 1
+            dispatch(call, intended)
+
+    async def _run_closed(self) -> None:
+        stop = self._stop_issuing
+        assert stop is not None
+        now = _now()
+        for _ in range(self.config.users):
+            self._user_ready(now)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=self.config.duration - (now - self.t0) / 1e9)
+        except TimeoutError:
+            pass
+        stop.set()
+
+    def _user_ready(self, intended: int) -> None:
+        """A closed-model user is ready to send its next call."""
+        if self._stop_issuing is None or self._stop_issuing.is_set():
+            return
+        call = self.source.next_call((intended - self.t0) / 1e9)
+        if call is None:
+            self._stop_issuing.set()
+            return
+        self.issued += 1
+        self._dispatch(call, intended)
+
+    # --- hot path ------------------------------------------------------------------------
+
+    def _dispatch(self, call: Call, intended: int) -> None:
+        if self.idle:
+            self.in_flight += 1
+            self.idle.pop().send(call, intended)
+        elif len(self.backlog) < self.config.max_backlog:
+            self.backlog.append((call, intended))
+        else:
+            self.dropped += 1
+            self.metrics.record_dropped(call.endpoint.index)
+
+    def _done(self, slot: Slot, call: Call, intended: int, sent: int, done: int, outcome: Outcome, doc: Any) -> None:
+        self.metrics.record(call.endpoint.index, outcome, call.expect, intended, sent, done)
+        if call.feedback:
+            self.source.on_result(call, outcome, doc, (done - self.t0) / 1e9)
+        if self.backlog:
+            nxt, nxt_intended = self.backlog.popleft()
+            slot.send(nxt, nxt_intended)
+        else:
+            self.in_flight -= 1
+            self.idle.append(slot)
+        if self.config.model is Model.CLOSED and self.phase is Phase.RUNNING:
+            think = self.config.think
+            if think <= 0:
+                self._user_ready(done)
+            else:
+                intended_next = done + int(think * 1e9)
+                asyncio.get_running_loop().call_later(think, self._user_ready, intended_next)
+        elif self.in_flight == 0 and not self.backlog and self.phase is not Phase.RUNNING:
+            assert self._settled is not None
+            self._settled.set()
+
+    # --- ending ----------------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        self.phase = Phase.DRAINING
+        assert self._settled is not None
+        if self.in_flight == 0 and not self.backlog:
+            return
+        grace = INTERRUPT_GRACE_S if self.interrupted else self.config.drain_grace
+        try:
+            await asyncio.wait_for(self._settled.wait(), timeout=grace)
+        except TimeoutError:
+            pass
+
+    def _drop_backlog(self) -> None:
+        while self.backlog:
+            call, _ = self.backlog.popleft()
+            self.dropped += 1
+            self.metrics.record_dropped(call.endpoint.index)
+
+    def _second_now(self) -> int:
+        return max(0, (_now() - self.t0) // 1_000_000_000)
+
+    async def _tick_every_second(self, on_tick: Callable[[Tick], None] | None) -> None:
+        second = 0
+        while True:
+            await _sleep_until(self.t0 + (second + 1) * 1_000_000_000)
+            tick = self.metrics.tick(second)
+            if on_tick is not None:
+                on_tick(tick)
+            second += 1
+
+
+async def _sleep_until(when_ns: int) -> None:
+    wait = when_ns - _now()
+    if wait > 0:
+        await asyncio.sleep(math.ceil(wait / 1e6) / 1e3)

@@ -1,0 +1,113 @@
+"""The transport interface: slots that send a call and report back once.
+
+A transport opens ``connections`` slots. The engine owns scheduling and queueing,
+so both transports behave the same when the pool is exhausted: the engine hands a
+slot one call at a time (``Slot.send``), and the slot reports exactly once through
+the ``Done`` callback, with the outcome as data (``harness.opscom.outcome``) for
+answers and for failures alike (timeout, refused, closed). A slot is free again the
+moment it reports, so the callback may send the next call on it synchronously.
+
+    engine ──send(call, intended_ns)──▶ Slot ──HTTP──▶ target
+       ▲                                  │
+       └──done(slot, call, intended_ns, sent_ns, done_ns, outcome, doc)
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from harness.opscom.outcome import Outcome
+from harness.traffic.call import Call
+
+
+@dataclass(frozen=True, kw_only=True)
+class Origin:
+    """A parsed base URL: where one OPSCOM service listens."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    base_path: str  # prefix before the endpoint path, "" for a bare host
+
+    @classmethod
+    def parse(cls, url: str) -> Origin:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected an http:// or https:// URL with a host, got {url!r}")
+        if parts.query or parts.fragment:
+            raise ValueError(f"expected a base URL without query or fragment, got {url!r}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return cls(
+            url=url.rstrip("/"),
+            scheme=parts.scheme,
+            host=parts.hostname,
+            port=port,
+            base_path=parts.path.rstrip("/"),
+        )
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme == "https"
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = 443 if self.tls else 80
+        return host if self.port == default else f"{host}:{self.port}"
+
+    def url_for(self, path: str) -> str:
+        return self.url + path  # url already carries base_path
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransportConfig:
+    controller: Origin
+    plate_service: Origin
+    connections: int = 64
+    connect_timeout: float = 5.0
+    request_timeout: float = 10.0
+    tls_verify: bool = True
+
+    def __post_init__(self) -> None:
+        if self.connections < 1:
+            raise ValueError("connections must be at least 1")
+        if not self.connect_timeout > 0 or not self.request_timeout > 0:
+            raise ValueError("timeouts must be positive")
+
+    def ssl_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context()
+        if not self.tls_verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+
+Done = Callable[["Slot", Call, int, int, int, Outcome, Any], None]
+"""done(slot, call, intended_ns, sent_ns, done_ns, outcome, decoded_body_or_None)"""
+
+
+class Slot(Protocol):
+    def send(self, call: Call, intended_ns: int) -> None: ...
+
+
+class Transport(Protocol):
+    name: str
+
+    async def open(self, done: Done) -> list[Slot]:
+        """Make ``connections`` slots; connections are opened lazily by ``send``."""
+        ...
+
+    async def close(self) -> None:
+        """Abort whatever is in flight (each reports once) and release sockets."""
+        ...
+
+
+REQUEST_HEADERS: dict[str, str] = {
+    "Content-Type": "application/json",
+    "Accept": "application/json",
+}
