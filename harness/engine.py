@@ -32,7 +32,7 @@ from harness.opscom.outcome import Outcome
 from harness.pacing import Pacer
 from harness.traffic.call import Call, TrafficSource
 from harness.transport import TransportConfig, make_transport
-from harness.transport.base import Slot
+from harness.transport.base import Slot, Transport
 
 _now = time.perf_counter_ns
 INTERRUPT_GRACE_S = 2.0
@@ -100,6 +100,7 @@ class Engine:
         *,
         worker: int = 0,
         workers: int = 1,
+        transport: Transport | None = None,  # tests pass a fake; runs build the configured one
     ) -> None:
         self.config = config
         self.source = source
@@ -117,7 +118,7 @@ class Engine:
         self._schedule_end_ns = 0
         self._settled: asyncio.Event | None = None
         self._stop_issuing: asyncio.Event | None = None
-        self.transport = make_transport(config.transport, config.transport_config)
+        self.transport = transport or make_transport(config.transport, config.transport_config)
 
     # --- lifecycle -------------------------------------------------------------------
 

@@ -208,7 +208,10 @@ class Metrics:
             if outcome.kind is OutcomeKind.API_ERROR:
                 ep.codes[outcome.code] = ep.codes.get(outcome.code, 0) + 1
         elif outcome is expect:
-            ep.expected[outcome.code] = ep.expected.get(outcome.code, 0) + 1
+            if outcome.ok:  # a set-up call that had to succeed, and did
+                ep.ok += 1
+            else:
+                ep.expected[outcome.code] = ep.expected.get(outcome.code, 0) + 1
         elif outcome.kind is OutcomeKind.TRANSPORT:
             # No answer at all is a load error, not a broken contract.
             ep.errors += 1

@@ -1,0 +1,125 @@
+"""The scheduler against a timer-driven fake transport: exact schedules, queueing
+that counts in latency, drops, the closed model, interruption and feedback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from harness.engine import Engine, EngineConfig, Model
+from harness.metrics import Metrics, percentiles_ms
+from harness.opscom import ENDPOINTS, OK, Outcome
+from harness.pacing import ConstantPacer
+from harness.traffic.call import Call
+from harness.transport import Origin, TransportConfig
+from tests.engine.fake_transport import FakeTransport
+
+EP = ENDPOINTS["plate_validate"]
+ORIGIN = Origin.parse("http://127.0.0.1:9")
+
+
+class Source:
+    def __init__(self, feedback: bool = False, limit: int | None = None) -> None:
+        self.feedback = feedback
+        self.limit = limit
+        self.made = 0
+        self.results: list[tuple[Outcome, Any, float]] = []
+
+    def next_call(self, now: float) -> Call | None:
+        if self.limit is not None and self.made >= self.limit:
+            return None
+        self.made += 1
+        return Call(EP, EP.path, b"{}", feedback=self.feedback)
+
+    def on_result(self, call: Call, outcome: Outcome, doc: Any, now: float) -> None:
+        self.results.append((outcome, doc, now))
+
+
+def _config(model: Model = Model.OPEN, **kw: Any) -> EngineConfig:
+    tc = TransportConfig(controller=ORIGIN, plate_service=ORIGIN, connections=kw.pop("connections", 8), request_timeout=2)
+    return EngineConfig(model=model, transport="fast", transport_config=tc, **kw)
+
+
+async def _run(config: EngineConfig, fake: FakeTransport, source: Source | None = None,
+               interrupt_after: float | None = None) -> tuple[Engine, Metrics]:
+    metrics = Metrics()
+    engine = Engine(config, source or Source(), metrics, transport=fake)
+    await engine.open()
+    if interrupt_after is not None:
+        asyncio.get_running_loop().call_later(interrupt_after + 0.05, engine.interrupt)
+    engine.stats = await engine.run(time.perf_counter_ns() + 50_000_000)  # type: ignore[attr-defined]
+    return engine, metrics
+
+
+async def test_open_model_sends_exactly_the_schedule_at_its_times() -> None:
+    fake = FakeTransport(slots=8, service_s=0.002)
+    engine, metrics = await _run(_config(pacer=ConstantPacer(rate=200, duration=1.0)), fake)
+    assert engine.stats.issued == 200 and metrics.requests == 200 and metrics.ok == 200  # type: ignore[attr-defined]
+    intended = [i for i, _ in fake.sent]
+    gaps = [(b - a) / 1e6 for a, b in zip(intended, intended[1:], strict=False)]
+    assert all(g == pytest.approx(5.0, abs=1e-3) for g in gaps)  # exactly 5 ms apart
+    # Never sent before its time, and (timer grid) at most a few ms after.
+    assert all(0 <= (s - i) / 1e6 < 5 for i, s in fake.sent)
+
+
+async def test_a_slow_target_queues_requests_and_the_wait_counts() -> None:
+    # 2 slots x 100 ms service = 20 req/s capacity, asked for 100 req/s for 1 s.
+    fake = FakeTransport(slots=2, service_s=0.1)
+    engine, metrics = await _run(_config(pacer=ConstantPacer(rate=100, duration=1.0), connections=2, drain_timeout=10), fake)
+    ep = metrics.endpoints[EP.index]
+    assert engine.stats.issued == 100 and metrics.requests == 100  # type: ignore[attr-defined]
+    assert fake.max_in_flight == 2
+    latency, service = percentiles_ms(ep.merged(0)), percentiles_ms(ep.merged(1))
+    assert service["max"] < 150
+    # The 100th request waits for 98 others at 20/s: ~4.9 s after its intended time - 1 s.
+    assert 3500 < latency["max"] < 4600
+    assert ep.late > 80  # sent more than 10 ms after its time
+
+
+async def test_a_full_backlog_drops_and_counts() -> None:
+    fake = FakeTransport(slots=1, service_s=0.5)
+    engine, metrics = await _run(_config(pacer=ConstantPacer(rate=100, duration=0.5), connections=1, max_backlog=10, drain_timeout=0.2), fake)
+    ep = metrics.endpoints[EP.index]
+    assert engine.stats.issued == 50  # type: ignore[attr-defined]
+    assert ep.dropped == engine.stats.dropped >= 38  # type: ignore[attr-defined]
+    assert ep.requests + ep.dropped == 50  # every hit is either measured or counted dropped
+
+
+async def test_closed_model_keeps_n_users_busy() -> None:
+    fake = FakeTransport(slots=16, service_s=0.01)
+    engine, metrics = await _run(_config(Model.CLOSED, users=3, duration=1.0, connections=16), fake)
+    assert fake.max_in_flight == 3
+    assert 240 < metrics.requests < 310  # 3 users x ~100 answers/s
+
+
+async def test_closed_model_think_time_paces_users() -> None:
+    fake = FakeTransport(slots=4, service_s=0.001)
+    _, metrics = await _run(_config(Model.CLOSED, users=2, duration=1.0, think=0.1), fake)
+    assert 14 <= metrics.requests <= 22  # 2 users x ~9.9 cycles
+
+
+async def test_interrupt_stops_issuing_and_reports_what_was_measured() -> None:
+    fake = FakeTransport(slots=4, service_s=0.005)
+    engine, metrics = await _run(_config(pacer=ConstantPacer(rate=100, duration=5.0)), fake, interrupt_after=0.5)
+    stats = engine.stats  # type: ignore[attr-defined]
+    assert stats.interrupted
+    assert 40 <= stats.issued <= 60
+    assert metrics.requests == stats.issued - stats.dropped
+    assert stats.elapsed_s < 3
+
+
+async def test_feedback_reaches_the_source_with_the_decoded_body() -> None:
+    fake = FakeTransport(slots=2, service_s=0.001, doc={"reference_id": "abc"})
+    source = Source(feedback=True)
+    await _run(_config(pacer=ConstantPacer(rate=50, duration=0.2)), fake, source)
+    assert len(source.results) == 10
+    assert all(o is OK and d == {"reference_id": "abc"} for o, d, _ in source.results)
+
+
+async def test_an_exhausted_source_ends_the_run() -> None:
+    fake = FakeTransport(slots=2, service_s=0.001)
+    engine, metrics = await _run(_config(pacer=ConstantPacer(rate=100, duration=5)), fake, Source(limit=7))
+    assert metrics.requests == 7 and engine.stats.schedule_s < 1  # type: ignore[attr-defined]

@@ -1,0 +1,69 @@
+"""Run the real ``harness`` command and the stall server as subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+STALL_SERVER = Path(__file__).with_name("stall_server.py")
+
+
+@dataclass
+class StallServer:
+    url: str
+    process: subprocess.Popen[str]
+
+    def answered(self) -> int:
+        with urllib.request.urlopen(self.url + "/count", timeout=5) as resp:
+            return int(json.load(resp)["answered"])
+
+
+@contextmanager
+def stall_server(*stalls: str) -> Iterator[StallServer]:
+    """A stall server; each stall is "START:LENGTH" seconds after its first request."""
+    args = [sys.executable, str(STALL_SERVER)]
+    for s in stalls:
+        args += ["--stall", s]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if "listening on " not in line:
+            raise RuntimeError(f"stall server did not start: {line!r}")
+        yield StallServer(line.split("listening on ")[1].strip(), proc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def harness_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("OPSCOM_API_TOKEN", "test-token-not-secret")
+    env.update(extra)
+    return env
+
+
+def run_harness(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=ROOT, env=env or harness_env(), capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def start_harness(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness", *args],
+        cwd=ROOT, env=env or harness_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def read_summary(out: Path) -> dict[str, Any]:
+    return json.loads((out / "summary.json").read_text())
