@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from harness.pacing import ConstantPacer, PoissonPacer, SinePacer, Stage, StagesPacer

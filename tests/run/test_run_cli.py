@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness_cli import read_summary, run_harness, start_harness, stall_server
+from tests.support.harness_cli import read_summary, run_harness, stall_server, start_harness
 
 
 @pytest.mark.parametrize(("procs", "arrival"), [("1", "constant"), ("2", "constant"), ("2", "stages")])
