@@ -116,6 +116,7 @@ class Engine:
         self.issued = 0
         self.dropped = 0
         self._schedule_end_ns = 0
+        self._cut_short = False
         self._settled: asyncio.Event | None = None
         self._stop_issuing: asyncio.Event | None = None
         self.transport = transport or make_transport(config.transport, config.transport_config)
@@ -140,7 +141,9 @@ class Engine:
                 await self._run_open()
             else:
                 await self._run_closed()
-            self._schedule_end_ns = min(_now(), t0_ns + int(self.config.schedule_duration * 1e9))
+            planned_end = t0_ns + int(self.config.schedule_duration * 1e9)
+            # The schedule's own length unless it was cut short (Ctrl-C, source exhausted).
+            self._schedule_end_ns = min(_now(), planned_end) if self._cut_short else planned_end
             await self._drain()
         finally:
             ticker.cancel()
@@ -165,6 +168,7 @@ class Engine:
         if self.phase is Phase.DONE or self.interrupted:
             return
         self.interrupted = True
+        self._cut_short = True
         self._drop_backlog()
         if self._stop_issuing is not None:
             self._stop_issuing.set()
@@ -190,9 +194,11 @@ class Engine:
                 # which its latency shows).
                 await asyncio.sleep(math.ceil(wait / 1e6) / 1e3)
             if stop.is_set():
+                self._cut_short = True
                 return
             call = next_call(offset)
             if call is None:
+                self._cut_short = True
                 return
             self.issued += 1
             dispatch(call, intended)
@@ -215,6 +221,7 @@ class Engine:
             return
         call = self.source.next_call((intended - self.t0) / 1e9)
         if call is None:
+            self._cut_short = True
             self._stop_issuing.set()
             return
         self.issued += 1

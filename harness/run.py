@@ -66,6 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="output directory (default reports/<scenario name>)")
     p.add_argument("--allow-host", action="append", metavar="HOST", help="allow load to this non-loopback host (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no live view")
+    p.add_argument("--dry-run", action="store_true", help="check the scenario and flags, print the plan, send nothing")
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,8 @@ def _prepare_out(out: Path) -> None:
 def main(args: argparse.Namespace) -> int:
     config = load_run_config(args)
     checks = parse_checks(config.checks)  # a bad expression stops us before any traffic
+    if args.dry_run:
+        return _dry_run(config)
     _prepare_out(config.out)
     run_id = secrets.token_hex(3)
     with _target(config) as target:
@@ -236,6 +239,28 @@ def main(args: argparse.Namespace) -> int:
     if info.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAIL if failed else EXIT_PASS
+
+
+def _dry_run(config: RunConfig) -> int:
+    """Validate everything that can be validated without a target, then say the plan."""
+    if config.target.url is not None:
+        controller = _origin(config.target.url, "target url")
+        plate = _origin(config.target.plate_service, "target plate_service") if config.target.plate_service else controller
+        check_targets([controller, plate], config.target.allow_hosts, scenario=str(config.scenario) if config.scenario else None)
+    else:
+        controller = plate = Origin.parse("http://127.0.0.1:1")
+    target = _Target(controller, plate, "dry-run", None, embedded=config.target.url is None)
+    engine = _engine_config(config, target)
+    traffic = TrafficPlan(mix=config.mix, options=config.traffic_options, where=config.traffic_where,
+                          client=config.target.client, token="dry-run", restricted_token=None,
+                          seed=config.load.seed, run_id="dryrun")
+    build_source(split_plans(engine, traffic, config.load.procs)[0])
+    print(_describe(config, target).replace("http://127.0.0.1:1 ", ""))
+    print(f"mix: {', '.join(f'{k}={v:g}' for k, v in config.mix.items())}")
+    for expr in config.checks:
+        print(f"check: {expr}")
+    print("dry run: configuration is valid; nothing was sent")
+    return EXIT_PASS
 
 
 def _with_duration(info: RunInfo, seconds: float) -> RunInfo:

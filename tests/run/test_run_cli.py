@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness_cli import read_summary, run_harness, stall_server, start_harness
+from tests.support.harness_cli import ROOT, read_summary, run_harness, stall_server, start_harness
 
 
 @pytest.mark.parametrize(("procs", "arrival"), [("1", "constant"), ("2", "constant"), ("2", "stages")])
@@ -158,3 +158,17 @@ def test_deliberately_invalid_calls_answered_ok_are_contract_violations(tmp_path
     assert t["contract_violations"] > 0.8 * t["requests"]
     assert t["errors"] == 0 and t["expected"] == 0
     assert not s["codes"]  # no unexpected API error code
+
+
+@pytest.mark.parametrize("scenario", sorted(p.name for p in (ROOT / "scenarios").glob("*.toml")))
+def test_every_shipped_scenario_is_valid(scenario: str) -> None:
+    res = run_harness("run", f"scenarios/{scenario}", "--dry-run")
+    assert res.returncode == 0, res.stderr
+    assert "configuration is valid" in res.stdout
+
+
+def test_dry_run_reports_bad_traffic_options(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[mix]\nmeters = 1\n\n[traffic.meters]\nfollowup_delay = "soon"\n')
+    res = run_harness("run", str(bad), "--dry-run")
+    assert res.returncode == 2 and "followup_delay" in res.stderr and len(res.stderr.strip().splitlines()) == 1
