@@ -117,6 +117,8 @@ class Engine:
         self.dropped = 0
         self._schedule_end_ns = 0
         self._cut_short = False
+        self._issuing = False  # mirrors "running and not stopped", read on every answer
+        self._chain = config.model is Model.CLOSED and config.think <= 0
         self._settled: asyncio.Event | None = None
         self._stop_issuing: asyncio.Event | None = None
         self.transport = transport or make_transport(config.transport, config.transport_config)
@@ -133,14 +135,17 @@ class Engine:
         """Run from ``t0_ns`` (a perf_counter_ns instant shared by all workers)."""
         assert self._stop_issuing is not None and self._settled is not None, "open() first"
         self.t0 = t0_ns
+        self.metrics.window_end_ns = t0_ns + int(self.config.schedule_duration * 1e9)
         await _sleep_until(t0_ns)
         self.phase = Phase.RUNNING
+        self._issuing = True
         ticker = asyncio.get_running_loop().create_task(self._tick_every_second(on_tick))
         try:
             if self.config.model is Model.OPEN:
                 await self._run_open()
             else:
                 await self._run_closed()
+            self._stop(cut_short=False)
             planned_end = t0_ns + int(self.config.schedule_duration * 1e9)
             # The schedule's own length unless it was cut short (Ctrl-C, source exhausted).
             self._schedule_end_ns = min(_now(), planned_end) if self._cut_short else planned_end
@@ -168,10 +173,8 @@ class Engine:
         if self.phase is Phase.DONE or self.interrupted:
             return
         self.interrupted = True
-        self._cut_short = True
         self._drop_backlog()
-        if self._stop_issuing is not None:
-            self._stop_issuing.set()
+        self._stop(cut_short=True)
         if self.in_flight == 0 and self._settled is not None:
             self._settled.set()
 
@@ -194,11 +197,10 @@ class Engine:
                 # which its latency shows).
                 await asyncio.sleep(math.ceil(wait / 1e6) / 1e3)
             if stop.is_set():
-                self._cut_short = True
                 return
             call = next_call(offset)
             if call is None:
-                self._cut_short = True
+                self._stop(cut_short=True)
                 return
             self.issued += 1
             dispatch(call, intended)
@@ -213,16 +215,24 @@ class Engine:
             await asyncio.wait_for(stop.wait(), timeout=self.config.duration - (now - self.t0) / 1e9)
         except TimeoutError:
             pass
-        stop.set()
+        self._stop(cut_short=False)
+
+    def _stop(self, *, cut_short: bool) -> None:
+        """No new calls from now on (the schedule is over, or was cut short)."""
+        self._issuing = False
+        if cut_short and not self._cut_short and self.phase is Phase.RUNNING:
+            self.metrics.window_end_ns = min(self.metrics.window_end_ns, _now())
+        self._cut_short = self._cut_short or cut_short
+        if self._stop_issuing is not None:
+            self._stop_issuing.set()
 
     def _user_ready(self, intended: int) -> None:
         """A closed-model user is ready to send its next call."""
-        if self._stop_issuing is None or self._stop_issuing.is_set():
+        if not self._issuing:
             return
         call = self.source.next_call((intended - self.t0) / 1e9)
         if call is None:
-            self._cut_short = True
-            self._stop_issuing.set()
+            self._stop(cut_short=True)
             return
         self.issued += 1
         self._dispatch(call, intended)
@@ -246,6 +256,18 @@ class Engine:
         if self.backlog:
             nxt, nxt_intended = self.backlog.popleft()
             slot.send(nxt, nxt_intended)
+        elif self._chain and self._issuing:
+            # Closed model, no think time, nobody waiting: this user's next call
+            # goes out on the slot it just freed (the common case, kept short).
+            nxt = self.source.next_call((done - self.t0) / 1e9)
+            if nxt is not None:
+                self.issued += 1
+                slot.send(nxt, done)
+                return
+            self._stop(cut_short=True)
+            self.in_flight -= 1
+            self.idle.append(slot)
+            return
         else:
             self.in_flight -= 1
             self.idle.append(slot)

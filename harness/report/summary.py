@@ -102,7 +102,7 @@ def build_summary(metrics: Metrics, run: RunInfo, timeline: list[dict[str, Any]]
             "ok": ok,
             "errors": errors,
             "error_rate": _rates(ok, errors),
-            "achieved_rps": requests / d if d > 0 else 0.0,
+            "achieved_rps": metrics.sent_in_window / d if d > 0 else 0.0,
             "late": late,
             "dropped": dropped,
             "contract_violations": violations,

@@ -83,7 +83,11 @@ class _Connection(asyncio.Protocol):
         if not self.parser.should_keep_alive():
             self.kill()
         outcome, doc = decode_and_classify(status, body)
-        self.finish(outcome, doc)
+        # finish(), inlined: this is the path of every answer.
+        call = self.call
+        if call is not None:
+            self.call = None
+            self.slot.done(self.slot, call, self.intended, self.sent, _now(), outcome, doc)
 
     # --- requests -----------------------------------------------------------------
 

@@ -77,6 +77,8 @@ async def test_a_slow_target_queues_requests_and_the_wait_counts() -> None:
     # The 100th request waits for 98 others at 20/s: ~4.9 s after its intended time - 1 s.
     assert 3500 < latency["max"] < 4600
     assert ep.late > 80  # sent more than 10 ms after its time
+    # Only what went out during the 1 s schedule counts as applied load (~20 of 100).
+    assert 18 <= metrics.sent_in_window <= 24
 
 
 async def test_a_full_backlog_drops_and_counts() -> None:
