@@ -1,0 +1,67 @@
+"""/healthz and /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from support.api import Api
+
+from harness.opscom.endpoints import ENDPOINT_LIST, Presence
+from harness.opscom.errors import http_status_for
+
+
+def get(api: Api, path: str) -> Any:
+    reply = api.post_raw(path, b"", method="GET")
+    assert reply.status == 200 and reply.content_type.startswith("application/json")
+    return reply.json
+
+
+def test_healthz(api: Api) -> None:
+    assert get(api, "/healthz") == {"status": "ok", "client": "OC_TOMA", "seed": 1}
+
+
+def _resolve(doc: dict[str, Any], ref: str) -> Any:
+    assert ref.startswith("#/")
+    node: Any = doc
+    for part in ref[2:].split("/"):
+        node = node[part]
+    return node
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k == "$ref"] + [r for v in node.values() for r in _refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []
+
+
+def test_openapi_describes_the_nine_endpoints_from_the_catalogue(api: Api) -> None:
+    doc = get(api, "/openapi.json")
+    assert doc["openapi"].startswith("3.") and doc["info"]["title"] and doc["info"]["version"]
+    assert set(doc["paths"]) == {ep.path for ep in ENDPOINT_LIST} and len(doc["paths"]) == 9
+    for ref in _refs(doc):
+        assert _resolve(doc, ref)["type"] == "object"
+    for ep in ENDPOINT_LIST:
+        op = doc["paths"][ep.path]["post"]
+        assert set(doc["paths"][ep.path]) == {"post"} and op["operationId"] == ep.name
+        schema = op["requestBody"]["content"]["application/json"]["schema"]
+        assert schema["type"] == "object" and ep.token_field in schema["required"]
+        aliases = {a for f in ep.fields for a in f.aliases}
+        assert set(schema["properties"]) == aliases | {ep.token_field} | ({"client"} if ep.client_field else set())
+        required = [f for f in ep.fields if f.presence is Presence.REQUIRED]
+        assert [c["anyOf"] for c in schema.get("allOf", [])] == [[{"required": [a]} for a in f.aliases] for f in required]
+        for f in ep.fields:
+            for alias in f.aliases:
+                prop = schema["properties"][alias]
+                assert "description" in prop and ("type" in prop or "oneOf" in prop)
+                if f.max_len and not f.truncate and not alias.endswith("ID"):
+                    assert prop["maxLength"] == f.max_len
+                if f.choices:
+                    assert prop["enum"] == list(f.choices)
+        if "{client}" in ep.path:
+            assert op["parameters"][0]["name"] == "client" and op["parameters"][0]["in"] == "path"
+        responses = op["responses"]
+        assert "200" in responses
+        for code in ep.codes:
+            assert code in responses[str(http_status_for(code))]["x-error-codes"], (ep.name, code)
