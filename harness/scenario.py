@@ -80,7 +80,7 @@ class RunConfig:
     checks: tuple[str, ...]
     out: Path
     quiet: bool = False
-    traffic_where: str = "[traffic]"
+    traffic_where: str = ""  # the scenario file, for errors in [traffic.*] options
 
 
 @dataclass
@@ -239,9 +239,10 @@ def _mix_from(value: Any, where: str) -> dict[str, float]:
     for name, weight in value.items():
         if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
             raise ConfigError(f"{where} {name}: expected a non-negative weight, got {weight!r}")
-        if weight > 0:
-            out[name] = float(weight)
-    if not out:
+        # A zero weight is kept: the generator is off, but its [traffic.*] options
+        # are still checked, so a scenario can switch one off without deleting them.
+        out[name] = float(weight)
+    if not any(out.values()):
         raise ConfigError(f"{where}: every weight is 0; expected at least one positive weight")
     return out
 
@@ -352,7 +353,7 @@ def build_config(layers: list[_Layer], *, scenario: Path | None, doc: Mapping[st
         checks=checks + extra_checks,
         out=Path(_checked(out_where, _as_str, out_value)),
         quiet=quiet,
-        traffic_where=f"{scenario}: [traffic]" if scenario else "[traffic]",
+        traffic_where=str(scenario) if scenario else "",
     )
 
 

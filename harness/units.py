@@ -19,13 +19,15 @@ def parse_duration(text: str | int | float, *, default_unit: str = "s") -> float
         raise ValueError(f"expected a duration such as 30s or 200ms, got {text!r}")
     if isinstance(text, int | float):
         value = float(text) * _SECONDS_PER_UNIT[default_unit]
+    elif not isinstance(text, str):
+        raise ValueError(f"expected a duration such as 30s or 200ms, got {text!r}")
     else:
         m = _DURATION.match(text)
         if m is None:
             raise ValueError(f"expected a duration such as 30s or 200ms, got {text!r}")
         unit = m.group(2) or default_unit
         value = float(m.group(1)) * _SECONDS_PER_UNIT[unit]
-    if value < 0:
+    if not 0 <= value < float("inf"):
         raise ValueError(f"expected a non-negative duration, got {text!r}")
     return value
 
