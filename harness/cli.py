@@ -22,22 +22,29 @@ VERBS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``verb``'s module is imported (all of them for ``--help``),
+    so one verb never fails because another's dependencies do."""
     parser = argparse.ArgumentParser(
         prog="harness", description="Load and replay harness for the OPSCOM API."
     )
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
-    for verb, (module_name, help_text) in VERBS.items():
+    for name, (module_name, help_text) in VERBS.items():
+        if verb is not None and name != verb:
+            sub.add_parser(name, help=help_text)
+            continue
         module = importlib.import_module(module_name)
-        p = sub.add_parser(verb, help=help_text, description=module.__doc__.split("\n\n")[0])
+        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).split("\n\n")[0])
         module.add_arguments(p)
         p.set_defaults(_module=module)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verb = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(verb if verb in VERBS else None).parse_args(argv)
     try:
         return int(args._module.main(args))
     except HarnessError as exc:

@@ -172,3 +172,28 @@ def test_dry_run_reports_bad_traffic_options(tmp_path: Path) -> None:
     bad.write_text('[mix]\nmeters = 1\n\n[traffic.meters]\nfollowup_delay = "soon"\n')
     res = run_harness("run", str(bad), "--dry-run")
     assert res.returncode == 2 and "followup_delay" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_at_a_terminal_leaves_the_embedded_target_up_while_draining(tmp_path: Path) -> None:
+    # A terminal's Ctrl-C signals the whole foreground process group: harness run,
+    # its workers and (unless it is in a session of its own) the embedded controller.
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.harness_cli import ROOT as root
+    from tests.support.harness_cli import harness_env
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "--rate", "100", "--duration", "60s", "--procs", "2",
+         "--mix", "enforcement=80,meters=20", "--out", str(tmp_path), "--quiet"],
+        cwd=root, env=harness_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+    time.sleep(6)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    s = read_summary(tmp_path)
+    assert s["run"]["interrupted"] and s["totals"]["requests"] > 100
+    assert s["totals"]["errors"] == 0, s["endpoints"]  # no request lost to a dead target
