@@ -197,3 +197,30 @@ def test_ctrl_c_at_a_terminal_leaves_the_embedded_target_up_while_draining(tmp_p
     s = read_summary(tmp_path)
     assert s["run"]["interrupted"] and s["totals"]["requests"] > 100
     assert s["totals"]["errors"] == 0, s["endpoints"]  # no request lost to a dead target
+
+
+def test_the_api_token_never_reaches_a_report_or_the_output(tmp_path: Path) -> None:
+    from tests.support.harness_cli import harness_env
+
+    token = "secret-token-0123456789-abcdefghij-KLMNOP"
+    with stall_server() as server:
+        res = run_harness("run", "--target", server.url, "--mix", "enforcement=50,meters=30,invalid=20",
+                          "--rate", "100", "--duration", "2s", "--procs", "2", "--out", str(tmp_path),
+                          env=harness_env(OPSCOM_API_TOKEN=token))
+    assert res.returncode in (0, 1), res.stderr
+    assert token not in res.stdout and token not in res.stderr
+    written = list(tmp_path.iterdir())
+    assert {p.name for p in written} >= {"summary.json", "plate_validate.hgrm", "all.hgrm"}
+    for path in written:
+        assert token not in path.read_text(), path
+
+
+def test_every_deliberate_error_is_answered_right_by_the_reference_controller(tmp_path: Path) -> None:
+    res = run_harness("run", "--mix", "invalid=1", "--rate", "150", "--duration", "4s", "--procs", "2",
+                      "--out", str(tmp_path), "--quiet", "--check", "contract_violations==0", "--check", "all.error_rate==0")
+    assert res.returncode == 0, res.stdout + res.stderr
+    s = read_summary(tmp_path)
+    assert s["run"]["embedded_target"] is True
+    assert s["totals"]["expected"] > 400
+    assert len(s["expected_codes"]) >= 20  # the invalid mix spans the catalogue
+    assert s["codes"] == {}  # no unexpected code

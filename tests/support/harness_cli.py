@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import urllib.request
@@ -23,14 +24,17 @@ class StallServer:
     process: subprocess.Popen[str]
 
     def answered(self) -> int:
-        with urllib.request.urlopen(self.url + "/count", timeout=5) as resp:
+        ctx = ssl._create_unverified_context() if self.url.startswith("https") else None  # our own test cert
+        with urllib.request.urlopen(self.url + "/count", timeout=5, context=ctx) as resp:
             return int(json.load(resp)["answered"])
 
 
 @contextmanager
-def stall_server(*stalls: str) -> Iterator[StallServer]:
+def stall_server(*stalls: str, tls: tuple[Path, Path] | None = None) -> Iterator[StallServer]:
     """A stall server; each stall is "START:LENGTH" seconds after its first request."""
     args = [sys.executable, str(STALL_SERVER)]
+    if tls:
+        args += ["--tls", str(tls[0]), str(tls[1])]
     for s in stalls:
         args += ["--stall", s]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)

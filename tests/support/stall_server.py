@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import ssl
 import sys
 import time
 
@@ -91,13 +92,19 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--stall", action="append", default=[], help="START:LENGTH seconds after the first request")
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS with this certificate")
     args = parser.parse_args()
     stalls = [tuple(float(x) for x in s.split(":")) for s in args.stall]
     server = Server(stalls)  # type: ignore[arg-type]
     loop = asyncio.get_running_loop()
-    srv = await loop.create_server(lambda: Connection(server), "127.0.0.1", args.port)
+    ssl_ctx = None
+    if args.tls:
+        ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_ctx.load_cert_chain(*args.tls)
+    srv = await loop.create_server(lambda: Connection(server), "127.0.0.1", args.port, ssl=ssl_ctx)
     port = srv.sockets[0].getsockname()[1]
-    print(f"stall-server: listening on http://127.0.0.1:{port}", flush=True)
+    scheme = "https" if ssl_ctx else "http"
+    print(f"stall-server: listening on {scheme}://127.0.0.1:{port}", flush=True)
     async with srv:
         await srv.serve_forever()
 
