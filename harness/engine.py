@@ -23,7 +23,7 @@ import enum
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,7 @@ from harness.transport.base import Slot, Transport
 
 _now = time.perf_counter_ns
 INTERRUPT_GRACE_S = 2.0
+NEVER = 1 << 62  # a perf_counter_ns value no run reaches
 
 
 class Model(enum.Enum):
@@ -119,6 +120,12 @@ class Engine:
         self._cut_short = False
         self._issuing = False  # mirrors "running and not stopped", read on every answer
         self._chain = config.model is Model.CLOSED and config.think <= 0
+        # Open model: the schedule and its next hit, advanced by _pump.
+        self._schedule: Iterator[float] = iter(())
+        self._next_offset = 0.0
+        self._next_due = NEVER
+        self._pumping = False
+        self._open_over: asyncio.Event | None = None
         self._settled: asyncio.Event | None = None
         self._stop_issuing: asyncio.Event | None = None
         self.transport = transport or make_transport(config.transport, config.transport_config)
@@ -183,27 +190,51 @@ class Engine:
     async def _run_open(self) -> None:
         pacer = self.config.pacer
         assert pacer is not None
-        t0 = self.t0
-        next_call = self.source.next_call
-        dispatch = self._dispatch
-        stop = self._stop_issuing
-        assert stop is not None
-        for offset in pacer.schedule(self.worker, self.workers):
-            intended = t0 + int(offset * 1e9)
-            wait = intended - _now()
-            if wait > 0:
-                # uvloop timers have millisecond resolution and round to nearest;
-                # round up so a hit is never sent before its time (late by < 1 ms,
-                # which its latency shows).
-                await asyncio.sleep(math.ceil(wait / 1e6) / 1e3)
-            if stop.is_set():
-                return
-            call = next_call(offset)
-            if call is None:
-                self._stop(cut_short=True)
-                return
-            self.issued += 1
-            dispatch(call, intended)
+        self._schedule = iter(pacer.schedule(self.worker, self.workers))
+        self._advance()
+        self._open_over = asyncio.Event()
+        self._tick_open()
+        await self._open_over.wait()
+
+    def _tick_open(self) -> None:
+        """Send what is due, then re-arm the timer for the next hit. A plain callback
+        rather than a coroutine loop: it runs up to a thousand times a second."""
+        self._pump(_now())
+        if self._next_due == NEVER:
+            assert self._open_over is not None
+            self._open_over.set()
+            return
+        wait = self._next_due - _now()
+        # uvloop timers have millisecond resolution and round to nearest; round up
+        # so a hit is never sent before its time. Answers arriving meanwhile also
+        # pump (see _done), so under load most hits go out well before the tick.
+        asyncio.get_running_loop().call_later(max(1, math.ceil(wait / 1e6)) / 1e3, self._tick_open)
+
+    def _advance(self) -> None:
+        """Move to the next hit of the schedule (NEVER when it is over)."""
+        offset = next(self._schedule, None)
+        if offset is None or not self._issuing:
+            self._next_due = NEVER
+            return
+        self._next_offset = offset
+        self._next_due = self.t0 + int(offset * 1e9)
+
+    def _pump(self, now: int) -> None:
+        """Send every hit due by ``now``, each stamped with its own intended time."""
+        if self._pumping:  # a transport reporting synchronously must not re-enter
+            return
+        self._pumping = True
+        try:
+            while self._next_due <= now:
+                call = self.source.next_call(self._next_offset)
+                if call is None:
+                    self._stop(cut_short=True)
+                    return
+                self.issued += 1
+                self._dispatch(call, self._next_due)
+                self._advance()
+        finally:
+            self._pumping = False
 
     async def _run_closed(self) -> None:
         stop = self._stop_issuing
@@ -220,6 +251,9 @@ class Engine:
     def _stop(self, *, cut_short: bool) -> None:
         """No new calls from now on (the schedule is over, or was cut short)."""
         self._issuing = False
+        self._next_due = NEVER
+        if self._open_over is not None:
+            self._open_over.set()
         if cut_short and not self._cut_short and self.phase is Phase.RUNNING:
             self.metrics.window_end_ns = min(self.metrics.window_end_ns, _now())
         self._cut_short = self._cut_short or cut_short
@@ -271,6 +305,10 @@ class Engine:
         else:
             self.in_flight -= 1
             self.idle.append(slot)
+            if self._next_due <= done:
+                # Open model: hits due by now go out from here, without waiting for
+                # the next timer tick (as a closed user writes from its read callback).
+                self._pump(done)
         if self.config.model is Model.CLOSED and self.phase is Phase.RUNNING:
             think = self.config.think
             if think <= 0:
