@@ -219,13 +219,14 @@ class Engine:
         self._next_offset = offset
         self._next_due = self.t0 + int(offset * 1e9)
 
-    def _pump(self, now: int) -> None:
-        """Send every hit due by ``now``, each stamped with its own intended time."""
+    def _pump(self, now: int, limit: int = 1 << 62) -> None:
+        """Send up to ``limit`` hits due by ``now``, each stamped with its intended time."""
         if self._pumping:  # a transport reporting synchronously must not re-enter
             return
         self._pumping = True
         try:
-            while self._next_due <= now:
+            while self._next_due <= now and limit > 0:
+                limit -= 1
                 call = self.source.next_call(self._next_offset)
                 if call is None:
                     self._stop(cut_short=True)
@@ -306,9 +307,12 @@ class Engine:
             self.in_flight -= 1
             self.idle.append(slot)
             if self._next_due <= done:
-                # Open model: hits due by now go out from here, without waiting for
-                # the next timer tick (as a closed user writes from its read callback).
-                self._pump(done)
+                # Open model: one due hit goes out at once on the connection that just
+                # answered (LIFO idle list), from its read callback, as a closed user
+                # would. Only one: spraying a burst over many idle connections costs
+                # far more per request (no ACK piggybacking, cold sockets), and the
+                # rest go out with the next answers or the timer tick (<= 1 ms).
+                self._pump(done, 1)
         if self.config.model is Model.CLOSED and self.phase is Phase.RUNNING:
             think = self.config.think
             if think <= 0:
