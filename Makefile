@@ -1,4 +1,5 @@
 # The two commands of the README: `make run` and `make test`. Both create .venv on first use.
+# (On a machine without make: `apt-get install make`, or run the recipes below by hand.)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -21,8 +22,9 @@ test: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check harness tests bench
 
+# Transport benchmark (about 6 minutes); rewrites the table in README.md.
 bench: $(BIN)/.installed
-	$(BIN)/python bench/transport_bench.py
+	$(BIN)/python bench/transport_bench.py --update-doc README.md
 
 bench-controller: $(BIN)/.installed
 	$(BIN)/python bench/controller_bench.py
