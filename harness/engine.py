@@ -261,6 +261,18 @@ class Engine:
         if self._stop_issuing is not None:
             self._stop_issuing.set()
 
+    def _user_ready_at(self, intended: int) -> None:
+        """Make a closed-model user ready at ``intended`` (after its think time).
+
+        uvloop's timers round to its cached millisecond clock and can fire up to a
+        millisecond early, so a user woken before its time waits again: a call is
+        never sent before its intended time."""
+        wait = intended - _now()
+        if wait > 0:
+            asyncio.get_running_loop().call_later(math.ceil(wait / 1e6) / 1e3, self._user_ready_at, intended)
+        else:
+            self._user_ready(intended)
+
     def _user_ready(self, intended: int) -> None:
         """A closed-model user is ready to send its next call."""
         if not self._issuing:
@@ -318,8 +330,7 @@ class Engine:
             if think <= 0:
                 self._user_ready(done)
             else:
-                intended_next = done + int(think * 1e9)
-                asyncio.get_running_loop().call_later(think, self._user_ready, intended_next)
+                self._user_ready_at(done + int(think * 1e9))
         elif self.in_flight == 0 and not self.backlog and self.phase is not Phase.RUNNING:
             assert self._settled is not None
             self._settled.set()

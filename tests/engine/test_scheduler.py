@@ -125,3 +125,22 @@ async def test_an_exhausted_source_ends_the_run() -> None:
     fake = FakeTransport(slots=2, service_s=0.001)
     engine, metrics = await _run(_config(pacer=ConstantPacer(rate=100, duration=5)), fake, Source(limit=7))
     assert metrics.requests == 7 and engine.stats.schedule_s < 1  # type: ignore[attr-defined]
+
+
+def test_closed_model_never_sends_before_the_think_time_is_over() -> None:
+    # Under uvloop, whose timers round to a cached millisecond clock and can fire early.
+    import uvloop
+
+    fake = FakeTransport(slots=4, service_s=0.0005)
+    uvloop.run(_run(_config(Model.CLOSED, users=3, duration=1.0, think=0.0137), fake))
+    # A user's first call is sent at t0; every later one at least `think` after an answer.
+    assert fake.sent and all(sent >= intended for intended, sent in fake.sent)
+
+
+def test_open_model_never_sends_early_under_uvloop() -> None:
+    import uvloop
+
+    fake = FakeTransport(slots=8, service_s=0.0003)
+    uvloop.run(_run(_config(pacer=ConstantPacer(rate=3000, duration=1.0)), fake))
+    assert len(fake.sent) == 3000
+    assert all(0 <= sent - intended < 3_000_000 for intended, sent in fake.sent)
