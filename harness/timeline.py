@@ -54,9 +54,10 @@ class Timeline:
         done = []
         for second in sorted(s for s in self._pending if s <= last):
             requests, errors, hist = self._pending.pop(second)
-            h = hist.hdr
-            p50 = h.get_value_at_percentile(50) / 1000 if requests else 0.0
-            p99 = h.get_value_at_percentile(99) / 1000 if requests else 0.0
+            p50 = p99 = 0.0
+            if requests:
+                values = hist.hdr.get_percentile_to_value_dict([50.0, 99.0])  # one pass
+                p50, p99 = values[50.0] / 1000, values[99.0] / 1000
             row = Second(second, requests, errors, p50, p99)
             self.rows.append(row)
             done.append(row)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import aiohttp
 import orjson
@@ -31,41 +32,64 @@ _now = time.perf_counter_ns
 
 
 class AiohttpSlot:
-    __slots__ = ("transport", "done", "task", "sent")
+    """One unit of concurrency: a long-lived coroutine that performs the exchanges
+    handed to it one at a time (cheaper than a task per request)."""
+
+    __slots__ = ("transport", "done", "task", "sent", "_next", "_wake", "busy", "timed_out")
 
     def __init__(self, transport: AiohttpTransport, done: Done) -> None:
         self.transport = transport
         self.done = done
         self.task: asyncio.Task[None] | None = None
         self.sent = 0
+        self.busy = False
+        self.timed_out = False  # set by the sweeper just before it cancels the exchange
+        self._next: tuple[Call, int] | None = None
+        self._wake: asyncio.Future[None] | None = None
 
     def send(self, call: Call, intended_ns: int) -> None:
         self.sent = _now()
-        self.task = self.transport.loop.create_task(self._exchange(call, intended_ns))
+        self.busy = True
+        self._next = (call, intended_ns)
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
 
-    async def _exchange(self, call: Call, intended_ns: int) -> None:
+    async def run(self) -> None:
+        loop = self.transport.loop
+        while True:
+            if self._next is None:
+                self._wake = loop.create_future()
+                await self._wake
+            call, intended_ns = self._next  # type: ignore[misc]
+            self._next = None
+            try:
+                outcome, doc = await self._exchange(call)
+            except asyncio.CancelledError:
+                self.busy = False
+                if not self.timed_out:  # the transport is closing: report once, then stop
+                    self.done(self, call, intended_ns, self.sent, _now(), TIMEOUT, None)
+                    raise
+                # The sweeper's timeout: this exchange is over, the slot lives on.
+                self.timed_out = False
+                asyncio.current_task().uncancel()  # type: ignore[union-attr]
+                outcome, doc = TIMEOUT, None
+            self.busy = False
+            self.done(self, call, intended_ns, self.sent, _now(), outcome, doc)
+
+    async def _exchange(self, call: Call) -> tuple[Outcome, Any]:
         t = self.transport
-        sent = self.sent
-        doc = None
-        outcome: Outcome
         try:
-            async with t.session.post(t.url_for(call), data=call.body) as resp:
-                body = await resp.read()
-            outcome, doc = decode_and_classify(resp.status, body)
+            resp = await t.session.post(t.url_for(call), data=call.body)
+            body = await resp.read()  # reads to the end and releases the connection
+            return decode_and_classify(resp.status, body)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
             # Before TimeoutError: a connect timeout is a refused start, not a slow answer.
-            outcome = CONNECT_ERROR
+            return CONNECT_ERROR, None
         except TimeoutError:
-            outcome = TIMEOUT
+            return TIMEOUT, None
         except (aiohttp.ClientError, OSError):
-            outcome = DISCONNECTED
-        except asyncio.CancelledError:
-            # Cancelled by the timeout sweeper or by close(): report once, as a timeout.
-            self.task = None
-            self.done(self, call, intended_ns, sent, _now(), TIMEOUT, None)
-            raise
-        self.task = None
-        self.done(self, call, intended_ns, sent, _now(), outcome, doc)
+            return DISCONNECTED, None
 
 
 class AiohttpTransport:
@@ -112,6 +136,8 @@ class AiohttpTransport:
             raise_for_status=False,
         )
         self.slots = [AiohttpSlot(self, done) for _ in range(c.connections)]
+        for slot in self.slots:
+            slot.task = self.loop.create_task(slot.run())
         self._sweeper = self.loop.create_task(self._sweep())
         return list(self.slots)
 
@@ -122,7 +148,8 @@ class AiohttpTransport:
             await asyncio.sleep(SWEEP_INTERVAL_S)
             now = _now()
             for slot in self.slots:
-                if slot.task is not None and now - slot.sent > limit:
+                if slot.busy and not slot.timed_out and now - slot.sent > limit and slot.task is not None:
+                    slot.timed_out = True
                     slot.task.cancel()
 
     async def close(self) -> None:

@@ -46,17 +46,19 @@ class Source:
 
 
 def _outcomes(transport: str, controller: str, plate: str | None = None, *, token: str = "t",
-              timeout: float = 3.0, tls_verify: bool = True, requests: int = 40) -> dict[str, dict[str, int]]:
+              timeout: float = 3.0, tls_verify: bool = True, requests: int = 40,
+              connections: int | None = None) -> dict[str, dict[str, int]]:
     async def run() -> Metrics:
         config = EngineConfig(
             model=Model.OPEN,
             transport=transport,
             transport_config=TransportConfig(
                 controller=Origin.parse(controller), plate_service=Origin.parse(plate or controller),
-                connections=requests, connect_timeout=1.0, request_timeout=timeout, tls_verify=tls_verify,
+                connections=connections or requests, connect_timeout=1.0, request_timeout=timeout,
+                tls_verify=tls_verify,
             ),
             pacer=ConstantPacer(rate=requests * 4, duration=0.25),
-            drain_timeout=timeout + 1,
+            drain_timeout=(requests / (connections or requests) + 1) * timeout + 1,
         )
         metrics = Metrics()
         engine = Engine(config, Source(token), metrics)
@@ -129,3 +131,12 @@ def test_tls_with_and_without_verification(certificate: tuple[Path, Path]) -> No
             # ... and accepted when verification is off (tls_verify = false).
             assert _outcomes(t, server.url, tls_verify=False) == {"plate_validate": {"ok": 20}, "user_types": {"ok": 20}}
         assert server.answered() == 2 * 40
+
+
+@pytest.mark.parametrize("transport", TRANSPORT_NAMES)
+def test_a_slot_carries_on_after_its_request_timed_out(controller_factory, transport: str) -> None:  # type: ignore[no-untyped-def]
+    # 8 requests over 2 connections to a controller that answers after 1 s, with a
+    # 0.3 s timeout: each slot times out, then carries the next request, four times.
+    target = controller_factory(extra_args=["--latency", "1s"])
+    seen = _outcomes(transport, target.process.url, token=target.token, timeout=0.3, requests=8, connections=2)
+    assert seen == {"plate_validate": {"timeout": 4}, "user_types": {"timeout": 4}}
