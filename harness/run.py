@@ -133,6 +133,22 @@ def _engine_config(config: RunConfig, target: _Target) -> EngineConfig:
     )
 
 
+def _traffic_plan(config: RunConfig, target: _Target, run_id: str) -> TrafficPlan:
+    return TrafficPlan(
+        mix=config.mix,
+        options=config.traffic_options,
+        where=config.traffic_where,
+        client=config.target.client,
+        token=target.token,
+        restricted_token=target.restricted_token,
+        seed=config.load.seed,
+        run_id=run_id,
+        # The embedded controller is seeded with the run's seed, so the traffic's idea
+        # of which plates have permits matches it.
+        reference_seed=config.load.seed,
+    )
+
+
 def _describe(config: RunConfig, target: _Target) -> str:
     load = config.load
     shape = str(load.pacer) if load.model is Model.OPEN else f"closed: {load.users} users"
@@ -195,18 +211,7 @@ def main(args: argparse.Namespace) -> int:
     run_id = secrets.token_hex(3)
     with _target(config) as target:
         engine = _engine_config(config, target)
-        traffic = TrafficPlan(
-            mix=config.mix,
-            options=config.traffic_options,
-            where=config.traffic_where,
-            client=config.target.client,
-            token=target.token,
-            restricted_token=target.restricted_token,
-            seed=config.load.seed,
-            run_id=run_id,
-            reference_seed=config.load.seed,
-        )
-        plans = split_plans(engine, traffic, config.load.procs)
+        plans = split_plans(engine, _traffic_plan(config, target, run_id), config.load.procs)
         build_source(plans[0])  # a bad [traffic] option: a config error now, not a worker crash
         live = LiveView(engine.schedule_duration, quiet=config.quiet)
         live.message(_describe(config, target))
@@ -251,10 +256,7 @@ def _dry_run(config: RunConfig) -> int:
         controller = plate = Origin.parse("http://127.0.0.1:1")
     target = _Target(controller, plate, "dry-run", None, embedded=config.target.url is None)
     engine = _engine_config(config, target)
-    traffic = TrafficPlan(mix=config.mix, options=config.traffic_options, where=config.traffic_where,
-                          client=config.target.client, token="dry-run", restricted_token=None,
-                          seed=config.load.seed, run_id="dryrun")
-    build_source(split_plans(engine, traffic, config.load.procs)[0])
+    build_source(split_plans(engine, _traffic_plan(config, target, "dryrun"), config.load.procs)[0])
     print(_describe(config, target).replace("http://127.0.0.1:1 ", ""))
     print(f"mix: {', '.join(f'{k}={v:g}' for k, v in config.mix.items())}")
     for expr in config.checks:
