@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,14 +111,15 @@ def test_controller_and_plate_service_on_different_origins(controller_factory) -
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """A certificate for 127.0.0.1 from a throw-away CA (trustme), as PEM files."""
+    import trustme
+
     d = tmp_path_factory.mktemp("tls")
-    cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )
-    yield cert, key
+    cert = trustme.CA().issue_cert("127.0.0.1")
+    cert_path, key_path = d / "cert.pem", d / "key.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_path))
+    cert.private_key_pem.write_to_path(str(key_path))
+    yield cert_path, key_path
 
 
 def test_tls_with_and_without_verification(certificate: tuple[Path, Path]) -> None:
