@@ -30,8 +30,7 @@ from harness.opscom.outcome import (
     decode_and_classify,
 )
 from harness.traffic.call import Call
-from harness.transport.base import REQUEST_HEADERS, Done, TransportConfig
-from harness.transport.fast import SWEEP_INTERVAL_S
+from harness.transport.base import REQUEST_HEADERS, Done, TransportConfig, sweep_timeouts
 
 _now = time.perf_counter_ns
 
@@ -81,6 +80,11 @@ class AiohttpSlot:
                 outcome, doc = TIMEOUT, None
             self.busy = False
             self.done(self, call, intended_ns, self.sent, _now(), outcome, doc)
+
+    def expire(self, now_ns: int, limit_ns: int) -> None:
+        if self.busy and not self.timed_out and now_ns - self.sent > limit_ns and self.task is not None:
+            self.timed_out = True
+            self.task.cancel()
 
     async def _exchange(self, call: Call) -> tuple[Outcome, Any]:
         t = self.transport
@@ -143,19 +147,8 @@ class AiohttpTransport:
         self.slots = [AiohttpSlot(self, done) for _ in range(c.connections)]
         for slot in self.slots:
             slot.task = self.loop.create_task(slot.run())
-        self._sweeper = self.loop.create_task(self._sweep())
+        self._sweeper = self.loop.create_task(sweep_timeouts(self.slots, self.config.request_timeout))
         return list(self.slots)
-
-    async def _sweep(self) -> None:
-        """Cancel exchanges in flight longer than the request timeout (reported as timeout)."""
-        limit = int(self.config.request_timeout * 1e9)
-        while True:
-            await asyncio.sleep(SWEEP_INTERVAL_S)
-            now = _now()
-            for slot in self.slots:
-                if slot.busy and not slot.timed_out and now - slot.sent > limit and slot.task is not None:
-                    slot.timed_out = True
-                    slot.task.cancel()
 
     async def close(self) -> None:
         if self._sweeper is not None:

@@ -14,8 +14,10 @@ moment it reports, so the callback may send the next call on it synchronously.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -93,6 +95,24 @@ Done = Callable[["Slot", Call, int, int, int, Outcome, Any], None]
 
 class Slot(Protocol):
     def send(self, call: Call, intended_ns: int) -> None: ...
+
+    def expire(self, now_ns: int, limit_ns: int) -> None:
+        """End the request in flight as a timeout if it was sent over ``limit_ns`` ago."""
+        ...
+
+
+SWEEP_INTERVAL_S = 0.05
+
+
+async def sweep_timeouts(slots: Sequence[Slot], request_timeout: float) -> None:
+    """Enforce the request timeout for every slot: one task waking every 50 ms is far
+    cheaper than a timer per request, and 50 ms is fine against timeouts of seconds."""
+    limit = int(request_timeout * 1e9)
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL_S)
+        now = time.perf_counter_ns()
+        for slot in slots:
+            slot.expire(now, limit)
 
 
 class Transport(Protocol):

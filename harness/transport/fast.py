@@ -30,10 +30,9 @@ from harness.opscom.outcome import (
     decode_and_classify,
 )
 from harness.traffic.call import Call
-from harness.transport.base import Done, Origin, TransportConfig
+from harness.transport.base import Done, Origin, TransportConfig, sweep_timeouts
 
 _now = time.perf_counter_ns
-SWEEP_INTERVAL_S = 0.05
 
 
 class _Connection(asyncio.Protocol):
@@ -183,6 +182,12 @@ class FastSlot:
             else:
                 self.controller = conn
 
+    def expire(self, now_ns: int, limit_ns: int) -> None:
+        for conn in self.connections():
+            if conn.call is not None and now_ns - conn.sent > limit_ns:
+                conn.kill()
+                conn.finish(TIMEOUT, None)
+
     def connections(self) -> tuple[_Connection, ...]:
         return tuple(c for c in (self.controller, self.plate) if c is not None)
 
@@ -219,20 +224,8 @@ class FastTransport:
         self.loop = asyncio.get_running_loop()
         self.slots = [FastSlot(self, done) for _ in range(self.config.connections)]
         await asyncio.gather(*(slot.preconnect() for slot in self.slots))
-        self._sweeper = self.loop.create_task(self._sweep())
+        self._sweeper = self.loop.create_task(sweep_timeouts(self.slots, self.config.request_timeout))
         return list(self.slots)
-
-    async def _sweep(self) -> None:
-        """Time out requests in flight longer than the request timeout."""
-        limit = int(self.config.request_timeout * 1e9)
-        while True:
-            await asyncio.sleep(SWEEP_INTERVAL_S)
-            now = _now()
-            for slot in self.slots:
-                for conn in slot.connections():
-                    if conn.call is not None and now - conn.sent > limit:
-                        conn.kill()
-                        conn.finish(TIMEOUT, None)
 
     async def close(self) -> None:
         if self._sweeper is not None:

@@ -28,6 +28,9 @@ class FakeSlot:
         handle = asyncio.get_running_loop().call_later(delay, self._answer, call, intended_ns, sent)
         t.pending[id(self)] = (handle, call, intended_ns, sent)
 
+    def expire(self, now_ns: int, limit_ns: int) -> None:
+        pass  # answers always come from the timer
+
     def _answer(self, call: Call, intended_ns: int, sent: int, outcome: Outcome | None = None) -> None:
         t = self.transport
         t.pending.pop(id(self), None)

