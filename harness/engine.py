@@ -115,7 +115,6 @@ class Engine:
         self.backlog: deque[tuple[Call, int]] = deque()
         self.in_flight = 0
         self.issued = 0
-        self.dropped = 0
         self._schedule_end_ns = 0
         self._cut_short = False
         self._issuing = False  # mirrors "running and not stopped", read on every answer
@@ -125,7 +124,6 @@ class Engine:
         self._next_offset = 0.0
         self._next_due = NEVER
         self._pumping = False
-        self._open_over: asyncio.Event | None = None
         self._settled: asyncio.Event | None = None
         self._stop_issuing: asyncio.Event | None = None
         self.transport = transport or make_transport(config.transport, config.transport_config)
@@ -169,7 +167,7 @@ class Engine:
         end = _now()
         return EngineStats(
             issued=self.issued,
-            dropped=self.dropped,
+            dropped=sum(e.dropped for e in self.metrics.endpoints),
             elapsed_s=(end - t0_ns) / 1e9,
             schedule_s=(self._schedule_end_ns - t0_ns) / 1e9,
             interrupted=self.interrupted,
@@ -192,17 +190,16 @@ class Engine:
         assert pacer is not None
         self._schedule = iter(pacer.schedule(self.worker, self.workers))
         self._advance()
-        self._open_over = asyncio.Event()
         self._tick_open()
-        await self._open_over.wait()
+        assert self._stop_issuing is not None
+        await self._stop_issuing.wait()  # set by _stop: schedule over, source dry, or Ctrl-C
 
     def _tick_open(self) -> None:
         """Send what is due, then re-arm the timer for the next hit. A plain callback
         rather than a coroutine loop: it runs up to a thousand times a second."""
         self._pump(_now())
         if self._next_due == NEVER:
-            assert self._open_over is not None
-            self._open_over.set()
+            self._stop(cut_short=False)
             return
         wait = self._next_due - _now()
         # uvloop timers have millisecond resolution and round to nearest; round up
@@ -253,8 +250,6 @@ class Engine:
         """No new calls from now on (the schedule is over, or was cut short)."""
         self._issuing = False
         self._next_due = NEVER
-        if self._open_over is not None:
-            self._open_over.set()
         if cut_short and not self._cut_short and self.phase is Phase.RUNNING:
             self.metrics.window_end_ns = min(self.metrics.window_end_ns, _now())
         self._cut_short = self._cut_short or cut_short
@@ -293,7 +288,6 @@ class Engine:
         elif len(self.backlog) < self.config.max_backlog:
             self.backlog.append((call, intended))
         else:
-            self.dropped += 1
             self.metrics.record_dropped(call.endpoint.index)
 
     def _done(self, slot: Slot, call: Call, intended: int, sent: int, done: int, outcome: Outcome, doc: Any) -> None:
@@ -351,7 +345,6 @@ class Engine:
     def _drop_backlog(self) -> None:
         while self.backlog:
             call, _ = self.backlog.popleft()
-            self.dropped += 1
             self.metrics.record_dropped(call.endpoint.index)
 
     def _second_now(self) -> int:

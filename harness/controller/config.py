@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import units
 from harness.errors import ConfigError
 from harness.opscom.endpoints import PERMISSIONS
 
@@ -23,8 +24,6 @@ DEFAULT_MAX_BODY = 1024 * 1024
 # The one line ``harness serve`` prints when it is ready (``process.py`` waits for it).
 READY_PREFIX = "harness serve: listening on "
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m)\s*$")
-_UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 _CLIENT = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -36,12 +35,18 @@ def normalise_client(code: str) -> str:
     return code.strip().replace("-", "_").upper()
 
 
+_UNITS = ("us", "ms", "s", "m")
+
+
 def parse_duration(flag: str, text: str) -> float:
-    """``"40ms"`` -> 0.04 seconds. Units: us, ms, s, m; a unit is required."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise ConfigError(f"{flag}: expected a duration such as 40ms, 1.5s or 250us, got {text!r}")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    """``"40ms"`` -> 0.04 seconds (``harness.units``). Here a unit out of us, ms, s, m
+    is required: a bare ``--latency 40`` is more likely a mistake than forty seconds."""
+    try:
+        if text.strip().lstrip("0123456789.").strip() not in _UNITS:
+            raise ValueError(text)
+        return units.parse_duration(text)
+    except ValueError:
+        raise ConfigError(f"{flag}: expected a duration such as 40ms, 1.5s or 250us, got {text!r}") from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,9 +88,14 @@ class Stall:
     @classmethod
     def parse(cls, text: str) -> Stall:
         every, sep, duration = text.partition(":")
-        if not sep or _DURATION.match(every) is None or _DURATION.match(duration) is None:
-            raise ConfigError(f"--stall: expected EVERY:FOR such as 10s:1s, got {text!r}")
-        return cls(every=parse_duration("--stall", every), duration=parse_duration("--stall", duration))
+        try:
+            if not sep:
+                raise ConfigError(text)
+            return cls(every=parse_duration("--stall", every), duration=parse_duration("--stall", duration))
+        except ConfigError as exc:
+            if str(exc).startswith("--stall: FOR"):  # well formed, but FOR >= EVERY
+                raise
+            raise ConfigError(f"--stall: expected EVERY:FOR such as 10s:1s, got {text!r}") from None
 
 
 def parse_rate(flag: str, text: str) -> float:
