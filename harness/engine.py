@@ -31,7 +31,7 @@ from harness.metrics import Metrics, Tick
 from harness.opscom.outcome import Outcome
 from harness.pacing import Pacer
 from harness.traffic.call import Call, TrafficSource
-from harness.transport import TransportConfig, make_transport
+from harness.transport import TransportConfig
 from harness.transport.base import Slot, Transport
 
 _now = time.perf_counter_ns
@@ -98,10 +98,10 @@ class Engine:
         config: EngineConfig,
         source: TrafficSource,
         metrics: Metrics,
+        transport: Transport,
         *,
         worker: int = 0,
         workers: int = 1,
-        transport: Transport | None = None,  # tests pass a fake; runs build the configured one
     ) -> None:
         self.config = config
         self.source = source
@@ -120,13 +120,15 @@ class Engine:
         self._issuing = False  # mirrors "running and not stopped", read on every answer
         self._chain = config.model is Model.CLOSED and config.think <= 0
         # Open model: the schedule and its next hit, advanced by _pump.
-        self._schedule: Iterator[float] = iter(())
+        self._schedule: Iterator[tuple[int, float]] = iter(())
+        self._next_hit = 0
         self._next_offset = 0.0
         self._next_due = NEVER
         self._pumping = False
         self._settled: asyncio.Event | None = None
         self._stop_issuing: asyncio.Event | None = None
-        self.transport = transport or make_transport(config.transport, config.transport_config)
+        self.transport = transport
+        self._user_hits = worker  # closed model: the next hit number (k, k+N, ...)
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -209,10 +211,11 @@ class Engine:
 
     def _advance(self) -> None:
         """Move to the next hit of the schedule (NEVER when it is over)."""
-        offset = next(self._schedule, None)
-        if offset is None or not self._issuing:
+        hit = next(self._schedule, None)
+        if hit is None or not self._issuing:
             self._next_due = NEVER
             return
+        self._next_hit, offset = hit
         self._next_offset = offset
         self._next_due = self.t0 + int(offset * 1e9)
 
@@ -224,7 +227,7 @@ class Engine:
         try:
             while self._next_due <= now and limit > 0:
                 limit -= 1
-                call = self.source.next_call(self._next_offset)
+                call = self.source.next_call(self._next_hit, self._next_offset)
                 if call is None:
                     self._stop(cut_short=True)
                     return
@@ -272,12 +275,17 @@ class Engine:
         """A closed-model user is ready to send its next call."""
         if not self._issuing:
             return
-        call = self.source.next_call((intended - self.t0) / 1e9)
+        call = self.source.next_call(self._take_user_hit(), (intended - self.t0) / 1e9)
         if call is None:
             self._stop(cut_short=True)
             return
         self.issued += 1
         self._dispatch(call, intended)
+
+    def _take_user_hit(self) -> int:
+        hit = self._user_hits
+        self._user_hits = hit + self.workers
+        return hit
 
     # --- hot path ------------------------------------------------------------------------
 
@@ -288,10 +296,10 @@ class Engine:
         elif len(self.backlog) < self.config.max_backlog:
             self.backlog.append((call, intended))
         else:
-            self.metrics.record_dropped(call.endpoint.index)
+            self.metrics.record_dropped(call.key)
 
     def _done(self, slot: Slot, call: Call, intended: int, sent: int, done: int, outcome: Outcome, doc: Any) -> None:
-        self.metrics.record(call.endpoint.index, outcome, call.expect, intended, sent, done)
+        self.metrics.record(call.key, outcome, call.expect, intended, sent, done)
         if call.feedback:
             self.source.on_result(call, outcome, doc, (done - self.t0) / 1e9)
         if self.backlog:
@@ -300,7 +308,7 @@ class Engine:
         elif self._chain and self._issuing:
             # Closed model, no think time, nobody waiting: this user's next call
             # goes out on the slot it just freed (the common case, kept short).
-            nxt = self.source.next_call((done - self.t0) / 1e9)
+            nxt = self.source.next_call(self._take_user_hit(), (done - self.t0) / 1e9)
             if nxt is not None:
                 self.issued += 1
                 slot.send(nxt, done)
@@ -345,7 +353,7 @@ class Engine:
     def _drop_backlog(self) -> None:
         while self.backlog:
             call, _ = self.backlog.popleft()
-            self.metrics.record_dropped(call.endpoint.index)
+            self.metrics.record_dropped(call.key)
 
     def _second_now(self) -> int:
         return max(0, (_now() - self.t0) // 1_000_000_000)

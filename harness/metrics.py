@@ -24,7 +24,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from harness.opscom.endpoints import ENDPOINT_LIST
+from harness.names import NAMES, name_number
 from harness.opscom.outcome import Outcome, OutcomeKind, outcome_for_key
 
 LOWEST_US = 1
@@ -177,7 +177,9 @@ class Metrics:
     """Everything measured by one process (or merged from several)."""
 
     def __init__(self, late_threshold_ns: int = 10_000_000) -> None:
-        self.endpoints: list[EndpointMetrics] = [EndpointMetrics(e.name) for e in ENDPOINT_LIST]
+        # Indexed by name number (``harness.names``): the catalogue endpoints up
+        # front, other names appended when first recorded.
+        self.endpoints: list[EndpointMetrics] = [EndpointMetrics(name) for name in NAMES]
         self.late_threshold_ns = late_threshold_ns
         # Requests sent before the schedule's end: the load actually applied while it
         # was meant to be (``achieved_rps``). Ones that only got a connection during
@@ -200,6 +202,8 @@ class Metrics:
         sent_ns: int,
         done_ns: int,
     ) -> None:
+        if endpoint_index >= len(self.endpoints):
+            self._grow()
         ep = self.endpoints[endpoint_index]
         pair = ep.hist.get(outcome)
         if pair is None:
@@ -249,7 +253,20 @@ class Metrics:
 
     def record_dropped(self, endpoint_index: int) -> None:
         """A request that was due but never sent (backlog full, or the run ended)."""
+        if endpoint_index >= len(self.endpoints):
+            self._grow()
         self.endpoints[endpoint_index].dropped += 1
+
+    def _grow(self) -> None:
+        """Slots for the names registered since (a source's own request names)."""
+        self.endpoints.extend(EndpointMetrics(name) for name in NAMES[len(self.endpoints):])
+
+    def endpoint(self, name: str) -> EndpointMetrics:
+        """The metrics of ``name``, registering it if new."""
+        number = name_number(name)
+        if number >= len(self.endpoints):
+            self._grow()
+        return self.endpoints[number]
 
     # --- timeline ----------------------------------------------------------------
 
@@ -303,9 +320,8 @@ class Metrics:
 
     def merge(self, encoded: dict[str, Any]) -> None:
         self.sent_in_window += encoded.get("sent_in_window", 0)
-        by_name = {e.name: e for e in self.endpoints}
         for name, data in encoded["endpoints"].items():
-            ep = by_name[name]
+            ep = self.endpoint(name)
             ep.ok += data["ok"]
             ep.errors += data["errors"]
             ep.late += data["late"]

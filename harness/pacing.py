@@ -30,8 +30,9 @@ from harness.units import format_duration
 class Pacer(Protocol):
     duration: float
 
-    def schedule(self, worker: int = 0, workers: int = 1) -> Iterator[float]:
-        """Offsets (s) of this worker's hits, increasing, all below ``duration``."""
+    def schedule(self, worker: int = 0, workers: int = 1) -> Iterator[tuple[int, float]]:
+        """This worker's hits as (hit number, offset in s), offsets increasing and all
+        below ``duration``. Hit numbers are unique across the workers of one run."""
         ...
 
     def expected_hits(self) -> float:
@@ -51,7 +52,7 @@ class _RandomAccessPacer:
     def due_time(self, n: int) -> float:
         raise NotImplementedError
 
-    def schedule(self, worker: int = 0, workers: int = 1) -> Iterator[float]:
+    def schedule(self, worker: int = 0, workers: int = 1) -> Iterator[tuple[int, float]]:
         n = worker
         due = self.due_time
         end = self.duration
@@ -59,7 +60,7 @@ class _RandomAccessPacer:
             t = due(n)
             if t >= end:
                 return
-            yield t
+            yield n, t
             n += workers
 
 
@@ -225,12 +226,16 @@ class PoissonPacer:
         if not self.rate > 0 or not self.duration > 0:
             raise ValueError("poisson: rate and duration must be positive")
 
-    def schedule(self, worker: int = 0, workers: int = 1) -> Iterator[float]:
+    def schedule(self, worker: int = 0, workers: int = 1) -> Iterator[tuple[int, float]]:
+        # Hit numbers k, k+N, ...: unique across workers, though the merged arrivals
+        # are not in hit order (each worker draws its own process).
         rng = random.Random(f"poisson-{self.seed}-{worker}")
         rate = self.rate / workers
+        n = worker
         t = rng.expovariate(rate)
         while t < self.duration:
-            yield t
+            yield n, t
+            n += workers
             t += rng.expovariate(rate)
 
     def expected_hits(self) -> float:

@@ -35,6 +35,7 @@ from harness.engine import Engine, EngineConfig, EngineStats, Model
 from harness.metrics import Metrics, Tick
 from harness.opscom.reference_data import reference_data
 from harness.traffic.call import TrafficContext, TrafficSource
+from harness.transport import make_transport
 
 START_LEAD_NS = 200_000_000  # time between "start" and t0, for every worker to get it
 READY_TIMEOUT_S = 120.0
@@ -122,7 +123,8 @@ class _Channel:
 async def run_worker(plan: WorkerPlan, channel: _Channel) -> WorkerResult:
     source = build_source(plan)
     metrics = Metrics(late_threshold_ns=int(plan.engine.late_threshold * 1e9))
-    engine = Engine(plan.engine, source, metrics, worker=plan.worker, workers=plan.workers)
+    transport = make_transport(plan.engine.transport, plan.engine.transport_config)
+    engine = Engine(plan.engine, source, metrics, transport, worker=plan.worker, workers=plan.workers)
     await engine.open()
     # Everything built so far (pre-encoded calls, histograms, connections) lives for
     # the whole run: move it out of the collector's sight, so the cyclic GC's pauses

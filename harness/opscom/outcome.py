@@ -135,6 +135,20 @@ def decode_and_classify(status: int, body: bytes) -> tuple[Outcome, Any]:
     return http_error(status), doc
 
 
+def status_outcome(status: int) -> Outcome:
+    """The outcome of an answer to a call that is not an OPSCOM endpoint (a recorded
+    health check, another API): its HTTP status alone."""
+    return OK if 200 <= status < 300 else http_error(status)
+
+
+def classify_answer(opscom: bool, status: int, body: bytes) -> tuple[Outcome, Any]:
+    """``decode_and_classify`` for an OPSCOM call, ``status_outcome`` for any other
+    (whose body is not decoded: nothing reads it)."""
+    if opscom:
+        return decode_and_classify(status, body)
+    return status_outcome(status), None
+
+
 def classify(status: int, body: bytes) -> Outcome:
     """The outcome of one response: ok, API error, HTTP error or undecodable."""
     return decode_and_classify(status, body)[0]

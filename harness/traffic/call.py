@@ -1,7 +1,7 @@
 """``Call``: one request to make, and ``TrafficSource``: what makes them.
 
 A source decides *what* is sent; a pacer (``harness.pacing``) decides *when*. The
-engine asks ``next_call(now)`` once per arrival and hands back the decoded answer
+engine asks ``next_call(hit, now)`` once per arrival and hands back the decoded answer
 through ``on_result`` for calls that asked for it (``feedback=True``), which is how
 a permit push's reference id reaches the later update or delete (correlation).
 Recordings will implement the same protocol, so replay and synthetic load share the
@@ -14,35 +14,63 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from harness.names import name_number
 from harness.opscom.endpoints import Endpoint, Service
 from harness.opscom.outcome import Outcome
 from harness.opscom.reference_data import ReferenceData
 
+Header = tuple[str, str]
+
 
 class Call:
-    """One request: endpoint, path, pre-encoded JSON body, and what it must answer.
+    """One request: what to send (method, path, query, headers, body), under which
+    name it is measured, and what it must answer.
+
+    An OPSCOM call has its ``endpoint``; its answer is classified by the OPSCOM model
+    (error body first, status second). A call that is not one (``endpoint=None``: a
+    recorded health check, another API) is classified by its HTTP status alone and
+    must be given a ``name``.
 
     Immutable by convention once made, except ``wire``: a transport may cache the
     request's encoded bytes there (a source may hand out the same Call many times,
     e.g. a plate lookup, and the transport then encodes it once).
     """
 
-    __slots__ = ("endpoint", "plate_service", "path", "body", "expect", "feedback", "tag", "wire")
+    __slots__ = (
+        "endpoint", "name", "key", "plate_service", "method", "path", "query", "headers",
+        "body", "expect", "feedback", "tag", "wire",
+    )
 
     def __init__(
         self,
-        endpoint: Endpoint,
+        endpoint: Endpoint | None,
         path: str,
-        body: bytes,
+        body: bytes = b"",
         *,
+        method: str = "POST",
+        query: str = "",
+        headers: tuple[Header, ...] = (),
+        name: str | None = None,
+        plate_service: bool | None = None,
         expect: Outcome | None = None,
         feedback: bool = False,
         tag: Any = None,
     ) -> None:
         self.endpoint = endpoint
+        if name is None:
+            if endpoint is None:
+                raise ValueError("a call that is not an OPSCOM endpoint needs a name")
+            name = endpoint.name
+        self.name = name
+        self.key = name_number(name)  # the metrics slot of this name, in this process
         # Which base URL answers: the plate service may live on another host.
-        self.plate_service = endpoint.service is Service.PLATE
+        if plate_service is None:
+            plate_service = endpoint is not None and endpoint.service is Service.PLATE
+        self.plate_service = plate_service
+        self.method = method
         self.path = path
+        self.query = query  # already percent-encoded, without the "?"
+        self.headers = headers  # extra request headers, beyond the transport's own
         self.body = body
         # Deliberately invalid calls carry the outcome they must get back; any other
         # answer is a contract violation, counted apart from load errors.
@@ -51,15 +79,23 @@ class Call:
         self.tag = tag
         self.wire: bytes | None = None
 
+    @property
+    def target(self) -> str:
+        """Path and query, as on the request line (without any base path)."""
+        return f"{self.path}?{self.query}" if self.query else self.path
+
     def __repr__(self) -> str:
         exp = f" expect={self.expect.key}" if self.expect is not None else ""
-        return f"Call({self.endpoint.name} {self.path}{exp})"
+        return f"Call({self.name}: {self.method} {self.target}{exp})"
 
 
 class TrafficSource(Protocol):
-    """Makes calls. ``now`` is seconds since the run's start (its intended time)."""
+    """Makes calls. ``hit`` is the number of the hit in the run's one schedule (the
+    same numbering on every worker: worker k of N gets k, k+N, ... for the shaped
+    arrivals; a recording's own call numbers for replay); ``now`` is its intended
+    time in seconds since the run's start."""
 
-    def next_call(self, now: float) -> Call | None:
+    def next_call(self, hit: int, now: float) -> Call | None:
         """The next call to send; None when the source is exhausted (ends the run)."""
         ...
 

@@ -121,7 +121,7 @@ class EnforcementTraffic:
 
     # --- TrafficSource ----------------------------------------------------------------
 
-    def next_call(self, now: float) -> Call | None:
+    def next_call(self, hit: int, now: float) -> Call | None:
         i = self._i
         self._i = (i + 1) & _MASK
         call = self._seq[i]

@@ -118,7 +118,7 @@ class IntegrationTraffic:
 
     # --- TrafficSource ----------------------------------------------------------------
 
-    def next_call(self, now: float) -> Call | None:
+    def next_call(self, hit: int, now: float) -> Call | None:
         i = self._i
         self._i = (i + 1) & _MASK
         return self._seq[i]()

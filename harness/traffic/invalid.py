@@ -119,7 +119,7 @@ class InvalidTraffic:
 
     # --- TrafficSource ----------------------------------------------------------------
 
-    def next_call(self, now: float) -> Call | None:
+    def next_call(self, hit: int, now: float) -> Call | None:
         self._now = now
         if self._ready:
             return self._ready.popleft()

@@ -131,7 +131,7 @@ class MeterTraffic:
 
     # --- TrafficSource ----------------------------------------------------------------
 
-    def next_call(self, now: float) -> Call | None:
+    def next_call(self, hit: int, now: float) -> Call | None:
         due = self._due
         if due and due[0][0] <= now:
             call = heapq.heappop(due)[2]

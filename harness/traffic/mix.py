@@ -74,7 +74,7 @@ class MixedSource:
         self._rng = rng_for(seed_ctx, "mix")
         self._exhausted: set[str] = set()
         # Bound next_call methods: a pick is one call, and its __self__ the generator.
-        self._picks: list[Callable[[float], Call | None]] = []
+        self._picks: list[Callable[[int, float], Call | None]] = []
         self._i = 0
         # id(call) -> (call, generator); holding the call keeps its id unique until answered.
         self._awaiting: dict[int, tuple[Call, TrafficSource]] = {}
@@ -89,13 +89,13 @@ class MixedSource:
             else []
         )
 
-    def next_call(self, now: float) -> Call | None:
+    def next_call(self, hit: int, now: float) -> Call | None:
         i = self._i
         self._i = (i + 1) & _MASK
         pick = self._picks[i]
-        call = pick(now)
+        call = pick(hit, now)
         if call is None:
-            return self._after_exhausted(pick, now)
+            return self._after_exhausted(pick, hit, now)
         if call.feedback:
             self._awaiting[id(call)] = (call, pick.__self__)  # type: ignore[attr-defined]
         return call
@@ -109,7 +109,7 @@ class MixedSource:
         """Feedback calls handed out and not yet answered."""
         return len(self._awaiting)
 
-    def _after_exhausted(self, pick: Callable[[float], Call | None], now: float) -> Call | None:
+    def _after_exhausted(self, pick: Callable[[int, float], Call | None], hit: int, now: float) -> Call | None:
         """A generator ran dry: drop it from the draw and ask the others; the mix ends
         only when every one has (synthetic generators never do; recordings may)."""
         source = pick.__self__  # type: ignore[attr-defined]
@@ -117,7 +117,7 @@ class MixedSource:
         self._draw()
         if not self._picks:
             return None
-        return self.next_call(now)
+        return self.next_call(hit, now)
 
 
 def _section(file: str, table: str) -> str:

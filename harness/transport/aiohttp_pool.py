@@ -27,10 +27,16 @@ from harness.opscom.outcome import (
     DISCONNECTED,
     TIMEOUT,
     Outcome,
-    decode_and_classify,
+    classify_answer,
 )
 from harness.traffic.call import Call
-from harness.transport.base import REQUEST_HEADERS, Done, TransportConfig, sweep_timeouts
+from harness.transport.base import (
+    REQUEST_HEADERS,
+    Done,
+    TransportConfig,
+    request_headers,
+    sweep_timeouts,
+)
 
 _now = time.perf_counter_ns
 
@@ -89,9 +95,11 @@ class AiohttpSlot:
     async def _exchange(self, call: Call) -> tuple[Outcome, Any]:
         t = self.transport
         try:
-            resp = await t.session.post(t.url_for(call), data=call.body)
+            resp = await t.session.request(
+                call.method, t.url_for(call), data=call.body or None, headers=t.headers_for(call)
+            )
             body = await resp.read()  # reads to the end and releases the connection
-            return decode_and_classify(resp.status, body)
+            return classify_answer(call.endpoint is not None, resp.status, body)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
             # Before TimeoutError: a connect timeout is a refused start, not a slow answer.
             return CONNECT_ERROR, None
@@ -114,12 +122,20 @@ class AiohttpTransport:
 
     def url_for(self, call: Call) -> URL:
         # yarl parsing costs more than the dict lookup; paths repeat.
-        key = (call.plate_service, call.path)
+        key = (call.plate_service, call.target)
         url = self._urls.get(key)
         if url is None:
             origin = self.config.plate_service if call.plate_service else self.config.controller
-            url = self._urls[key] = URL(origin.url_for(call.path), encoded=True)
+            url = self._urls[key] = URL(origin.url_for(call.target), encoded=True)
         return url
+
+    @staticmethod
+    def headers_for(call: Call) -> dict[str, str]:
+        """The same headers the fast transport writes; one shared dict for the common
+        case, a plain POST (no per-request dictionary to build)."""
+        if not call.headers and call.method == "POST":
+            return REQUEST_HEADERS
+        return request_headers(call)
 
     async def open(self, done: Done) -> list[AiohttpSlot]:
         self.loop = asyncio.get_running_loop()
@@ -138,7 +154,6 @@ class AiohttpTransport:
             # Only the connect timeout is aiohttp's: the request timeout is enforced by
             # one sweeper (below) instead of a timer per request, which is cheaper.
             timeout=aiohttp.ClientTimeout(total=None, connect=c.connect_timeout),
-            headers=REQUEST_HEADERS,
             json_serialize=lambda obj: orjson.dumps(obj).decode(),
             skip_auto_headers=("User-Agent",),
             auto_decompress=False,

@@ -131,3 +131,33 @@ REQUEST_HEADERS: dict[str, str] = {
     "Content-Type": "application/json",
     "Accept": "application/json",
 }
+USER_AGENT = "opscom-harness"
+# Methods whose request carries a body (and so a Content-Length, even of 0).
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def request_headers(call: Call) -> dict[str, str]:
+    """The headers both transports send with ``call``: the defaults (JSON in and
+    out), unless the call sets its own, then the call's."""
+    out: dict[str, str] = {"Accept": "application/json"}
+    if call.body or call.method in _BODY_METHODS:
+        out["Content-Type"] = "application/json"
+    lower = {k.lower(): k for k in out}
+    for name, value in call.headers:
+        existing = lower.pop(name.lower(), None)
+        if existing is not None:
+            del out[existing]
+        out[name] = value
+    return out
+
+
+def encode_request(call: Call, origin: Origin) -> bytes:
+    """The request's bytes on the wire (HTTP/1.1, keep-alive), built once per call."""
+    lines = [f"{call.method} {origin.base_path}{call.target} HTTP/1.1", f"Host: {origin.host_header}"]
+    headers = request_headers(call)
+    lines.extend(f"{k}: {v}" for k, v in headers.items())
+    if not any(k.lower() == "user-agent" for k in headers):
+        lines.append(f"User-Agent: {USER_AGENT}")
+    if call.body or call.method in _BODY_METHODS:
+        lines.append(f"Content-Length: {len(call.body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + call.body

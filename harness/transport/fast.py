@@ -27,10 +27,10 @@ from harness.opscom.outcome import (
     TIMEOUT,
     UNDECODABLE,
     Outcome,
-    decode_and_classify,
+    classify_answer,
 )
 from harness.traffic.call import Call
-from harness.transport.base import Done, Origin, TransportConfig, sweep_timeouts
+from harness.transport.base import Done, Origin, TransportConfig, encode_request, sweep_timeouts
 
 _now = time.perf_counter_ns
 
@@ -81,10 +81,10 @@ class _Connection(asyncio.Protocol):
         self.body = b""
         if not self.parser.should_keep_alive():
             self.kill()
-        outcome, doc = decode_and_classify(status, body)
         # finish(), inlined: this is the path of every answer.
         call = self.call
         if call is not None:
+            outcome, doc = classify_answer(call.endpoint is not None, status, body)
             self.call = None
             self.slot.done(self.slot, call, self.intended, self.sent, _now(), outcome, doc)
 
@@ -210,15 +210,7 @@ class FastTransport:
 
     def encode(self, call: Call) -> bytes:
         origin = self.config.plate_service if call.plate_service else self.config.controller
-        head = (
-            f"POST {origin.base_path}{call.path} HTTP/1.1\r\n"
-            f"Host: {origin.host_header}\r\n"
-            "Content-Type: application/json\r\n"
-            "Accept: application/json\r\n"
-            "User-Agent: opscom-harness\r\n"
-            f"Content-Length: {len(call.body)}\r\n\r\n"
-        )
-        return head.encode("latin-1") + call.body
+        return encode_request(call, origin)
 
     async def open(self, done: Done) -> list[FastSlot]:
         self.loop = asyncio.get_running_loop()

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness.pacing import ConstantPacer, PoissonPacer, SinePacer, Stage, StagesPacer
+from harness.pacing import ConstantPacer, Pacer, PoissonPacer, SinePacer, Stage, StagesPacer
+
+
+def offsets(pacer: Pacer, worker: int = 0, workers: int = 1) -> list[float]:
+    return [t for _, t in pacer.schedule(worker, workers)]
 
 
 @pytest.mark.parametrize(
@@ -17,9 +21,10 @@ def test_constant_due_times(rate: float, duration: float, n: int, due: float) ->
 
 def test_constant_schedule_holds_exactly_rate_times_duration_hits() -> None:
     pacer = ConstantPacer(rate=250, duration=4)
-    hits = list(pacer.schedule())
+    hits = offsets(pacer)
     assert len(hits) == 1000 == pacer.expected_hits()
     assert hits == sorted(hits) and hits[-1] < 4
+    assert [n for n, _ in pacer.schedule()] == list(range(1000))
 
 
 @pytest.mark.parametrize("workers", [2, 3, 7])
@@ -27,7 +32,9 @@ def test_workers_split_one_schedule_exactly(workers: int) -> None:
     pacer = StagesPacer(stages=(Stage(duration=2, target=300), Stage(duration=3, target=100)))
     whole = list(pacer.schedule())
     parts = [list(pacer.schedule(k, workers)) for k in range(workers)]
-    assert sorted(t for part in parts for t in part) == whole
+    # The same hits, numbered as in the one schedule: worker k has k, k+N, ...
+    assert sorted(hit for part in parts for hit in part) == whole
+    assert all(n % workers == k for k, part in enumerate(parts) for n, _ in part)
     assert max(len(p) for p in parts) - min(len(p) for p in parts) <= 1
 
 
@@ -50,7 +57,7 @@ def test_stages_due_times(stages: tuple[tuple[float, float], ...], start: float,
 def test_stages_expected_hits_and_rate() -> None:
     pacer = StagesPacer(stages=(Stage(duration=10, target=100), Stage(duration=10, target=100), Stage(duration=10, target=0)))
     assert pacer.expected_hits() == 500 + 1000 + 500
-    assert len(list(pacer.schedule())) == 2000
+    assert len(offsets(pacer)) == 2000
     assert pacer.rate_at(5) == pytest.approx(50)
     assert pacer.rate_at(15) == pytest.approx(100)
     assert pacer.rate_at(30) == 0
@@ -58,7 +65,7 @@ def test_stages_expected_hits_and_rate() -> None:
 
 def test_sine_follows_its_cumulative_curve() -> None:
     pacer = SinePacer(mean=200, amplitude=150, period=10, duration=20)
-    hits = list(pacer.schedule())
+    hits = offsets(pacer)
     assert len(hits) == pacer.expected_hits() == 4000
     # Per-second counts follow the sine: the busiest second far above the quietest.
     per_second = [sum(1 for t in hits if s <= t < s + 1) for s in range(20)]
@@ -68,14 +75,16 @@ def test_sine_follows_its_cumulative_curve() -> None:
 
 
 def test_poisson_is_seeded_and_near_its_rate() -> None:
-    a = list(PoissonPacer(rate=500, duration=20, seed=3).schedule())
-    b = list(PoissonPacer(rate=500, duration=20, seed=3).schedule())
+    a = offsets(PoissonPacer(rate=500, duration=20, seed=3))
+    b = offsets(PoissonPacer(rate=500, duration=20, seed=3))
     assert a == b
     assert abs(len(a) - 10_000) < 400  # 4 sigma
     gaps = [y - x for x, y in zip(a, a[1:], strict=False)]
     assert sum(gaps) / len(gaps) == pytest.approx(1 / 500, rel=0.05)
     split = [list(PoissonPacer(rate=500, duration=20, seed=3).schedule(k, 2)) for k in range(2)]
     assert abs(sum(map(len, split)) - 10_000) < 400 and split[0] != split[1]
+    numbers = [n for part in split for n, _ in part]
+    assert len(set(numbers)) == len(numbers)  # unique across the workers
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ class Source:
         self.made = 0
         self.results: list[tuple[Outcome, Any, float]] = []
 
-    def next_call(self, now: float) -> Call | None:
+    def next_call(self, hit: int, now: float) -> Call | None:
         if self.limit is not None and self.made >= self.limit:
             return None
         self.made += 1
@@ -46,7 +46,7 @@ def _config(model: Model = Model.OPEN, **kw: Any) -> EngineConfig:
 async def _run(config: EngineConfig, fake: FakeTransport, source: Source | None = None,
                interrupt_after: float | None = None) -> tuple[Engine, Metrics]:
     metrics = Metrics()
-    engine = Engine(config, source or Source(), metrics, transport=fake)
+    engine = Engine(config, source or Source(), metrics, fake)
     await engine.open()
     if interrupt_after is not None:
         asyncio.get_running_loop().call_later(interrupt_after + 0.05, engine.interrupt)

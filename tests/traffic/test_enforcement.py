@@ -18,7 +18,7 @@ N = 20_000
 
 
 def _plates(gen: EnforcementTraffic, n: int = N, now: float = 0.0) -> list[str]:
-    return [orjson.loads(gen.next_call(now).body)["plate"] for _ in range(n)]
+    return [orjson.loads(gen.next_call(0, now).body)["plate"] for _ in range(n)]
 
 
 def _population_of(ctx) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -36,13 +36,13 @@ def _population_of(ctx) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 def test_body_and_call_reuse(ctx) -> None:  # type: ignore[no-untyped-def]
     gen = EnforcementTraffic(ctx, {}, WHERE)
-    call = gen.next_call(0.0)
+    call = gen.next_call(0, 0.0)
     assert call.endpoint is ENDPOINTS["plate_validate"] and call.path == "/api/v1/validate/plate"
     body = orjson.loads(call.body)
     assert body == {"api_token": "main-token", "client": "OC_TOMA", "plate": body["plate"]}
     assert not call.feedback and call.expect is None
     # The same plate is the same Call object: bodies are encoded once.
-    calls = [gen.next_call(0.0) for _ in range(5000)]
+    calls = [gen.next_call(0, 0.0) for _ in range(5000)]
     by_plate: dict[bytes, set[int]] = {}
     for c in calls:
         by_plate.setdefault(c.body, set()).add(id(c))
@@ -71,7 +71,7 @@ def test_pushed_plates_are_checked_once_known(ctx) -> None:  # type: ignore[no-u
     assert len(pushed) / N == pytest.approx(DEFAULT_WEIGHTS["pushed"], abs=0.01)
     assert len(set(pushed)) == 50
     # Pushed calls are cached too.
-    assert len({id(gen.next_call(10.0)) for _ in range(20_000)}) < 4000
+    assert len({id(gen.next_call(0, 10.0)) for _ in range(20_000)}) < 4000
     # Once the permits ended, the share goes back to permit plates.
     assert not ours & set(_plates(gen, 5000, now=100.0))
 

@@ -17,7 +17,7 @@ WHERE = "s.toml: [traffic.integrations]"
 
 def test_shares_follow_the_weights(ctx) -> None:  # type: ignore[no-untyped-def]
     gen = IntegrationTraffic(ctx, {}, WHERE)
-    names = Counter(gen.next_call(0.0).endpoint.name for _ in range(20_000))
+    names = Counter(gen.next_call(0, 0.0).endpoint.name for _ in range(20_000))
     for name, w in DEFAULT_WEIGHTS.items():
         assert names[name] / 20_000 == pytest.approx(w, abs=0.005), name
     assert names["overdue_violations"] < names["user_types"] / 10
@@ -32,7 +32,7 @@ def test_vehicle_plates_and_user_ids_are_unique_across_workers(ctx_factory) -> N
             WHERE,
         )
         for _ in range(2000):
-            body = orjson.loads(gen.next_call(0.0).body)
+            body = orjson.loads(gen.next_call(0, 0.0).body)
             if "unique_id" in body:
                 ids.append(body["unique_id"])
                 names.append(body["user_name"])
@@ -62,7 +62,7 @@ def test_vehicle_bodies_vary_aliases(ctx) -> None:  # type: ignore[no-untyped-de
     )
     keys: Counter[str] = Counter()
     for _ in range(500):
-        call = gen.next_call(0.0)
+        call = gen.next_call(0, 0.0)
         assert call.endpoint.name == "vehicle_push"
         body = orjson.loads(call.body)
         keys.update(list(body))
@@ -100,7 +100,7 @@ def test_profile_updates_only_users_created_and_accepted(ctx) -> None:  # type: 
     created: dict[str, dict] = {}
     updates = 0
     for i in range(1000):
-        call = gen.next_call(float(i))
+        call = gen.next_call(0, float(i))
         body = orjson.loads(call.body)
         if call.feedback:  # a create
             assert {"first_name", "last_name", "email", "user_name"} <= set(body)
@@ -131,7 +131,7 @@ def test_stats_with_and_without_zones(ctx) -> None:  # type: ignore[no-untyped-d
         },
         WHERE,
     )
-    bodies = [orjson.loads(gen.next_call(0.0).body) for _ in range(400)]
+    bodies = [orjson.loads(gen.next_call(0, 0.0).body) for _ in range(400)]
     with_zones = [b for b in bodies if "zones" in b]
     assert 150 < len(with_zones) < 250
     for b in with_zones:
@@ -141,7 +141,7 @@ def test_stats_with_and_without_zones(ctx) -> None:  # type: ignore[no-untyped-d
 def test_reproducible(ctx_factory) -> None:  # type: ignore[no-untyped-def]
     def bodies(worker: int) -> list[bytes]:
         gen = IntegrationTraffic(ctx_factory(worker=worker), {}, WHERE)
-        return [gen.next_call(0.0).body for _ in range(1000)]
+        return [gen.next_call(0, 0.0).body for _ in range(1000)]
 
     assert bodies(0) == bodies(0)
     assert bodies(0) != bodies(1)

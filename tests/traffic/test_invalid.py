@@ -132,7 +132,7 @@ def test_update_field_errors_wait_for_our_permit(ctx) -> None:  # type: ignore[n
 def test_reproducible(ctx_factory) -> None:  # type: ignore[no-untyped-def]
     def calls(worker: int) -> list[tuple[str, bytes]]:
         gen = InvalidTraffic(ctx_factory(worker=worker), {}, WHERE)
-        return [(c.path, c.body) for c in (gen.next_call(float(i)) for i in range(1000))]
+        return [(c.path, c.body) for c in (gen.next_call(0, float(i)) for i in range(1000))]
 
     assert calls(0) == calls(0)
     assert calls(0) != calls(1)
@@ -143,7 +143,7 @@ def test_codes_and_endpoints_restrict(ctx) -> None:  # type: ignore[no-untyped-d
         ctx, {"codes": [9030, 9033], "endpoints": ["permit_push", "vehicle_push"]}, WHERE
     )
     seen = Counter(
-        (c.endpoint.name, c.expect.code) for c in (gen.next_call(0.0) for _ in range(2000))
+        (c.endpoint.name, c.expect.code) for c in (gen.next_call(0, 0.0) for _ in range(2000))
     )
     assert set(seen) == {
         ("permit_push", 9030),

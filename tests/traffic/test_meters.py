@@ -34,7 +34,7 @@ def _answer(gen: MeterTraffic, call, ref: str, now: float) -> None:  # type: ign
 
 def test_push_body(ctx) -> None:  # type: ignore[no-untyped-def]
     gen = MeterTraffic(ctx, {}, WHERE)
-    call = gen.next_call(90.0)
+    call = gen.next_call(0, 90.0)
     assert call.endpoint is PUSH and call.path == "/api/OC_TOMA/v1/permits/push"
     assert call.feedback and call.expect is None and isinstance(call.tag, PushTag)
     body = orjson.loads(call.body)
@@ -58,14 +58,14 @@ def test_every_alias_is_used(ctx) -> None:  # type: ignore[no-untyped-def]
     gen = MeterTraffic(ctx, {}, WHERE)
     seen: set[str] = set()
     for i in range(200):
-        seen |= set(orjson.loads(gen.next_call(float(i)).body))
+        seen |= set(orjson.loads(gen.next_call(0, float(i)).body))
     for f in PUSH.fields:
         assert set(f.aliases) <= seen, f.name
 
 
 def test_fixed_alias(ctx) -> None:  # type: ignore[no-untyped-def]
     gen = MeterTraffic(ctx, {"alias": 1}, WHERE)
-    body = orjson.loads(gen.next_call(0.0).body)
+    body = orjson.loads(gen.next_call(0, 0.0).body)
     assert {
         "LicencePlate",
         "StartDateUtc",
@@ -82,7 +82,7 @@ def test_tickets_unique_within_and_across_workers(ctx_factory) -> None:  # type:
         gen = MeterTraffic(ctx_factory(worker=worker), {}, WHERE)
         for i in range(500):
             tickets.append(
-                _value(orjson.loads(gen.next_call(float(i)).body), "permit_push", "ticket")
+                _value(orjson.loads(gen.next_call(0, float(i)).body), "permit_push", "ticket")
             )
     assert len(set(tickets)) == len(tickets)
     assert all(len(t) <= 50 and "T1" in t for t in tickets)
@@ -96,7 +96,7 @@ def test_followups_use_the_reference_id_and_wait(ctx) -> None:  # type: ignore[n
         WHERE,
         shared=shared,
     )
-    push = gen.next_call(5.0)
+    push = gen.next_call(0, 5.0)
     tag = push.tag
     end = datetime.strptime(
         _value(orjson.loads(push.body), "permit_push", "end"), "%Y-%m-%dT%H:%M:%S"
@@ -105,16 +105,16 @@ def test_followups_use_the_reference_id_and_wait(ctx) -> None:  # type: ignore[n
     assert gen.pending() == 2
     assert shared.pushed.pick(0, 7.0) == tag.plate  # accepted plates become visible to enforcement
     # Before the delay, new pushes keep coming.
-    assert gen.next_call(6.0 + 9.9).endpoint is PUSH
-    update = gen.next_call(6.0 + tag.update_delay)
+    assert gen.next_call(0, 6.0 + 9.9).endpoint is PUSH
+    update = gen.next_call(0, 6.0 + tag.update_delay)
     assert update.endpoint is ENDPOINTS["permit_update"] and update.feedback
     body = orjson.loads(update.body)
     assert _value(body, "permit_update", "reference_id") == "ref-123"
     new_end = datetime.strptime(_value(body, "permit_update", "end"), "%Y-%m-%dT%H:%M:%S")
     assert new_end == end + timedelta(seconds=tag.extension)
-    assert gen.next_call(6.0 + tag.update_delay).endpoint is PUSH  # the delete waits another delay
+    assert gen.next_call(0, 6.0 + tag.update_delay).endpoint is PUSH  # the delete waits another delay
     gen.on_result(update, OK, orjson.loads(b'{"status": "success"}'), 30.0)
-    delete = gen.next_call(6.0 + tag.update_delay + tag.delete_delay)
+    delete = gen.next_call(0, 6.0 + tag.update_delay + tag.delete_delay)
     assert delete.endpoint is ENDPOINTS["permit_delete"]
     assert _value(orjson.loads(delete.body), "permit_delete", "reference_id") == "ref-123"
     assert isinstance(delete.tag, FollowUpTag) and not delete.feedback
@@ -124,9 +124,9 @@ def test_followups_use_the_reference_id_and_wait(ctx) -> None:  # type: ignore[n
 
 def test_refused_push_has_no_followups(ctx) -> None:  # type: ignore[no-untyped-def]
     gen = MeterTraffic(ctx, {"update_share": 1.0, "delete_share": 1.0}, WHERE)
-    push = gen.next_call(0.0)
+    push = gen.next_call(0, 0.0)
     gen.on_result(push, api_error(9006), {"ErrorCode": 9006}, 1.0)
-    gen.on_result(gen.next_call(0.0), OK, None, 1.0)  # undecodable answer: no reference id
+    gen.on_result(gen.next_call(0, 0.0), OK, None, 1.0)  # undecodable answer: no reference id
     assert gen.pending() == 0 and len(gen.pushed) == 0
 
 
@@ -134,7 +134,7 @@ def test_followup_shares(ctx) -> None:  # type: ignore[no-untyped-def]
     gen = MeterTraffic(ctx, {}, WHERE)
     kinds: Counter[str] = Counter()
     for i in range(4000):
-        tag = gen.next_call(float(i)).tag
+        tag = gen.next_call(0, float(i)).tag
         kinds["update"] += tag.update_delay is not None
         kinds["delete"] += tag.delete_delay is not None
         assert tag.update_delay is None or 2.0 <= tag.update_delay <= 20.0
@@ -149,7 +149,7 @@ def test_share_of_pushes_stays_with_followups_due(ctx) -> None:  # type: ignore[
     )
     calls = []
     for i in range(100):
-        call = gen.next_call(float(i))
+        call = gen.next_call(0, float(i))
         calls.append(call)
         if call.endpoint is PUSH:
             _answer(gen, call, f"r{i}", float(i))

@@ -37,7 +37,7 @@ def test_registry() -> None:
 def test_same_context_same_calls_other_worker_other_calls(ctx_factory) -> None:  # type: ignore[no-untyped-def]
     def first(worker: int) -> list[tuple[str, bytes]]:
         src = build_source(ctx_factory(worker=worker), MIX, {}, WHERE)
-        return [(c.path, c.body) for c in (src.next_call(i * 0.001) for i in range(1000))]
+        return [(c.path, c.body) for c in (src.next_call(0, i * 0.001) for i in range(1000))]
 
     assert first(0) == first(0)
     assert first(0) != first(1)
@@ -52,7 +52,7 @@ def test_shares_over_20k_calls(ctx) -> None:  # type: ignore[no-untyped-def]
     by_id = {id(s): n for n, s in src.sources.items()}
     for i in range(20_000):
         counts[by_id[id(src._picks[src._i].__self__)]] += 1  # noqa: SLF001 - white-box share check
-        src.next_call(i * 0.001)
+        src.next_call(0, i * 0.001)
     for name, w in MIX.items():
         assert counts[name] / 20_000 == pytest.approx(w, abs=0.01), name
 
@@ -64,7 +64,7 @@ def test_shares_by_endpoint(ctx) -> None:  # type: ignore[no-untyped-def]
         {"meters": {"update_share": 0, "delete_share": 0}},
         WHERE,
     )
-    counts = Counter(_generator_of(src.next_call(0.0)) for _ in range(20_000))
+    counts = Counter(_generator_of(src.next_call(0, 0.0)) for _ in range(20_000))
     assert counts["enforcement"] / 20_000 == pytest.approx(0.9, abs=0.005)
     assert counts["meters"] / 20_000 == pytest.approx(0.1, abs=0.005)
 
@@ -81,7 +81,7 @@ def test_feedback_goes_back_to_its_maker(ctx) -> None:  # type: ignore[no-untype
     assert isinstance(meters, MeterTraffic)
     pushes = []
     for _ in range(100):
-        call = src.next_call(0.0)
+        call = src.next_call(0, 0.0)
         if call.feedback:
             pushes.append(call)
     assert pushes and src.awaiting() == len(pushes)
@@ -108,7 +108,7 @@ class _Finite:
         self.ctx, self.n = ctx, n
         self.made = 0
 
-    def next_call(self, now: float) -> Call | None:
+    def next_call(self, hit: int, now: float) -> Call | None:
         if self.made >= self.n:
             return None
         self.made += 1
@@ -122,7 +122,7 @@ def test_mix_ends_only_when_every_source_is_exhausted(ctx) -> None:  # type: ign
     a, b = _Finite(ctx, 10), _Finite(ctx, 1000)
     src = MixedSource({"a": a, "b": b}, {"a": 0.5, "b": 0.5}, ctx)
     calls = 0
-    while src.next_call(0.0) is not None:
+    while src.next_call(0, 0.0) is not None:
         calls += 1
     assert calls == 1010 and a.made == 10 and b.made == 1000
 

@@ -115,7 +115,7 @@ async def test_invalid_generator_run_keeps_its_contract(http: Http) -> None:
     gen = InvalidTraffic(live_ctx("inv2"), {}, WHERE)
     got: Counter[str] = Counter()
     for i in range(600):
-        call = gen.next_call(i * 0.01)
+        call = gen.next_call(0, i * 0.01)
         outcome, doc = await exchange(http, gen, call, i * 0.01)
         assert outcome is call.expect, f"{call.tag}: {outcome} {doc}"
         got[outcome.key] += 1
@@ -141,14 +141,14 @@ async def test_meter_chains_and_pushed_plates_validate(http: Http) -> None:
     now = 0.0
     for _ in range(150):
         now += 0.05
-        call = meters.next_call(now)
+        call = meters.next_call(0, now)
         outcome, doc = await exchange(http, meters, call, now)
         assert outcome is OK, f"{call} {call.body!r}: {outcome} {doc}"
         seen[call.endpoint.name] += 1
     # Drain the follow-ups still due.
     while meters.pending():
         now += 1.0
-        call = meters.next_call(now)
+        call = meters.next_call(0, now)
         outcome, doc = await exchange(http, meters, call, now)
         assert outcome is OK, f"{call} {call.body!r}: {outcome} {doc}"
         seen[call.endpoint.name] += 1
@@ -158,7 +158,7 @@ async def test_meter_chains_and_pushed_plates_validate(http: Http) -> None:
     assert live
     checked = 0
     for _ in range(200):
-        call = enforcement.next_call(now)
+        call = enforcement.next_call(0, now)
         outcome, doc = await exchange(http, enforcement, call, now)
         assert outcome is OK
         if doc["data"]["plate"] in live:
@@ -175,7 +175,7 @@ async def test_integrations_are_answered_ok(http: Http) -> None:
     )
     seen: Counter[str] = Counter()
     for i in range(400):
-        call = gen.next_call(float(i))
+        call = gen.next_call(0, float(i))
         outcome, doc = await exchange(http, gen, call, float(i))
         assert outcome is OK, f"{call} {call.body!r}: {outcome} {doc}"
         seen[call.endpoint.name] += 1
@@ -195,7 +195,7 @@ async def test_workers_do_not_collide(http: Http) -> None:
             live_ctx("wrk1", worker), {"integrations": 0.5, "meters": 0.5}, {}, WHERE
         )
         for i in range(200):
-            call = src.next_call(float(i))
+            call = src.next_call(0, float(i))
             outcome, doc = await exchange(http, src, call, float(i))
             assert outcome is OK, f"worker {worker}: {call} {call.body!r}: {outcome} {doc}"
 
@@ -210,7 +210,7 @@ async def test_enforcement_populations_answer_as_the_reference_says(http: Http) 
         **dict.fromkeys(ref.dntt_plates, "dntt"),
     }
     for _ in range(300):
-        outcome, doc = await exchange(http, gen, gen.next_call(0.0))
+        outcome, doc = await exchange(http, gen, gen.next_call(0, 0.0))
         assert outcome is OK
         data = doc["data"]["responseJSON"]
         kind = kinds[doc["data"]["plate"]]
@@ -230,7 +230,7 @@ async def test_long_colour_names_are_truncated_with_a_warning(http: Http) -> Non
     gen = IntegrationTraffic(live_ctx("int2"), options, WHERE)
     warned = 0
     for i in range(60):
-        outcome, doc = await exchange(http, gen, gen.next_call(float(i)))
+        outcome, doc = await exchange(http, gen, gen.next_call(0, float(i)))
         assert outcome is OK, doc
         warned += bool(doc.get("warnings"))
     assert warned > 5

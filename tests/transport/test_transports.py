@@ -19,7 +19,7 @@ from harness.opscom import ENDPOINTS, build_body
 from harness.opscom.outcome import Outcome
 from harness.pacing import ConstantPacer
 from harness.traffic.call import Call
-from harness.transport import TRANSPORT_NAMES, Origin, TransportConfig
+from harness.transport import TRANSPORT_NAMES, Origin, TransportConfig, make_transport
 from tests.support.harness_cli import stall_server
 
 PLATE = ENDPOINTS["plate_validate"]
@@ -36,7 +36,7 @@ class Source:
         ]
         self.n = 0
 
-    def next_call(self, now: float) -> Call:
+    def next_call(self, hit: int, now: float) -> Call:
         self.n += 1
         return self.calls[self.n % 2]
 
@@ -60,7 +60,7 @@ def _outcomes(transport: str, controller: str, plate: str | None = None, *, toke
             drain_timeout=(requests / (connections or requests) + 1) * timeout + 1,
         )
         metrics = Metrics()
-        engine = Engine(config, Source(token), metrics)
+        engine = Engine(config, Source(token), metrics, make_transport(transport, config.transport_config))
         await engine.open()
         await engine.run(time.perf_counter_ns() + 20_000_000)
         return metrics
