@@ -110,6 +110,7 @@ class Engine:
         self.workers = workers
         self.phase = Phase.STARTING
         self.interrupted = False
+        self.crashed: BaseException | None = None
         self.t0 = 0
         self.idle: list[Slot] = []
         self.backlog: deque[tuple[Call, int]] = deque()
@@ -136,7 +137,7 @@ class Engine:
         """Open the transport's slots (and warm connections) before t0."""
         self._settled = asyncio.Event()
         self._stop_issuing = asyncio.Event()
-        self.idle = list(reversed(await self.transport.open(self._done)))
+        self.idle = list(reversed(await self.transport.open(self._done, self._crash)))
 
     async def run(self, t0_ns: int, on_tick: Callable[[Tick], None] | None = None) -> EngineStats:
         """Run from ``t0_ns`` (a perf_counter_ns instant shared by all workers)."""
@@ -174,6 +175,12 @@ class Engine:
             schedule_s=(self._schedule_end_ns - t0_ns) / 1e9,
             interrupted=self.interrupted,
         )
+
+    def _crash(self, exc: BaseException) -> None:
+        """A bug surfaced inside the transport: stop the run, keep the exception."""
+        if self.crashed is None:
+            self.crashed = exc
+        self.interrupt()
 
     def interrupt(self) -> None:
         """Stop issuing now, drop the backlog, give answers in flight a short grace."""

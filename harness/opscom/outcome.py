@@ -30,21 +30,32 @@ class OutcomeKind(enum.Enum):
     API_ERROR = "api_error"
     HTTP_ERROR = "http_error"
     UNDECODABLE = "undecodable"
-    TRANSPORT = "transport"
+    TRANSPORT = "transport"  # the exchange failed (or its answer was refused)
+    NOT_SENT = "not_sent"  # the hit was due but never went out
 
 
 class Outcome:
     """One interned result class. ``key`` is the name used in reports and checks:
     ``ok``, ``"9006"``, ``http_500``, ``undecodable``, ``timeout``, ``connect_error``,
-    ``disconnected``."""
+    ``disconnected``, ``body_too_large``, ``dropped``, ``unsent``.
 
-    __slots__ = ("kind", "key", "code", "ok")
+    ``answered``: the target sent a response (any status). ``timed``: its latency
+    belongs in the latency statistics checks and reports read: answers, and
+    timeouts (whose latency is the wait the user saw). Instant local failures
+    (refused, reset before any answer) and hits never sent are errors, not fast
+    answers."""
 
-    def __init__(self, kind: OutcomeKind, key: str, code: int = 0) -> None:
+    __slots__ = ("kind", "key", "code", "ok", "answered", "timed")
+
+    def __init__(self, kind: OutcomeKind, key: str, code: int = 0, *, answered: bool | None = None) -> None:
         self.kind = kind
         self.key = key
         self.code = code  # the API error code, or the HTTP status, or 0
         self.ok = kind is OutcomeKind.OK
+        if answered is None:
+            answered = kind not in (OutcomeKind.TRANSPORT, OutcomeKind.NOT_SENT)
+        self.answered = answered
+        self.timed = answered or key == "timeout"
 
     @property
     def is_api_error(self) -> bool:
@@ -63,11 +74,22 @@ UNDECODABLE: Final = Outcome(OutcomeKind.UNDECODABLE, "undecodable")
 TIMEOUT: Final = Outcome(OutcomeKind.TRANSPORT, "timeout")
 CONNECT_ERROR: Final = Outcome(OutcomeKind.TRANSPORT, "connect_error")
 DISCONNECTED: Final = Outcome(OutcomeKind.TRANSPORT, "disconnected")
-TRANSPORT_OUTCOMES: Final = (TIMEOUT, CONNECT_ERROR, DISCONNECTED)
+# An answer whose body exceeded the transport's limit: read no further, connection
+# dropped. The target did answer (its latency counts), but the exchange failed.
+BODY_TOO_LARGE: Final = Outcome(OutcomeKind.TRANSPORT, "body_too_large", answered=True)
+TRANSPORT_OUTCOMES: Final = (TIMEOUT, CONNECT_ERROR, DISCONNECTED, BODY_TOO_LARGE)
+# Hits that never went out: the backlog was full (``dropped``), or they were still
+# waiting for a connection when the run ended or was interrupted (``unsent``).
+DROPPED: Final = Outcome(OutcomeKind.NOT_SENT, "dropped")
+UNSENT: Final = Outcome(OutcomeKind.NOT_SENT, "unsent")
+NOT_SENT_OUTCOMES: Final = (DROPPED, UNSENT)
 
 _API_ERRORS: dict[int, Outcome] = {}
 _HTTP_ERRORS: dict[int, Outcome] = {}
-_BY_KEY: dict[str, Outcome] = {o.key: o for o in (OK, UNDECODABLE, *TRANSPORT_OUTCOMES)}
+_BY_KEY: dict[str, Outcome] = {
+    o.key: o for o in (OK, UNDECODABLE, *TRANSPORT_OUTCOMES, *NOT_SENT_OUTCOMES)
+}
+FIXED_KEYS: Final = tuple(_BY_KEY)  # every outcome key that is not a code or a status
 
 
 def api_error(code: int) -> Outcome:

@@ -32,6 +32,7 @@ from harness.opscom.outcome import (
 from harness.traffic.call import Call
 from harness.transport.base import (
     REQUEST_HEADERS,
+    Crash,
     Done,
     TransportConfig,
     request_headers,
@@ -137,7 +138,8 @@ class AiohttpTransport:
             return REQUEST_HEADERS
         return request_headers(call)
 
-    async def open(self, done: Done) -> list[AiohttpSlot]:
+    async def open(self, done: Done, crash: Crash) -> list[AiohttpSlot]:
+        self.crash = crash
         self.loop = asyncio.get_running_loop()
         c = self.config
         tls = c.controller.tls or c.plate_service.tls

@@ -90,7 +90,14 @@ class TransportConfig:
 
 
 Done = Callable[["Slot", Call, int, int, int, Outcome, Any], None]
-"""done(slot, call, intended_ns, sent_ns, done_ns, outcome, decoded_body_or_None)"""
+"""done(slot, call, intended_ns, sent_ns, done_ns, outcome, decoded_body_or_None)
+
+It must not raise (the engine catches everything in it); a transport must still
+never turn an exception raised in it into an outcome."""
+
+Crash = Callable[[BaseException], None]
+"""crash(exc): a bug inside the transport (or an exception out of ``done``) that
+it cannot turn into an outcome. The engine ends the run with verdict ``error``."""
 
 
 class Slot(Protocol):
@@ -118,7 +125,7 @@ async def sweep_timeouts(slots: Sequence[Slot], request_timeout: float) -> None:
 class Transport(Protocol):
     name: str
 
-    async def open(self, done: Done) -> list[Slot]:
+    async def open(self, done: Done, crash: Crash) -> list[Slot]:
         """Make ``connections`` slots; connections are opened lazily by ``send``."""
         ...
 

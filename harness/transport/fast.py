@@ -30,7 +30,14 @@ from harness.opscom.outcome import (
     classify_answer,
 )
 from harness.traffic.call import Call
-from harness.transport.base import Done, Origin, TransportConfig, encode_request, sweep_timeouts
+from harness.transport.base import (
+    Crash,
+    Done,
+    Origin,
+    TransportConfig,
+    encode_request,
+    sweep_timeouts,
+)
 
 _now = time.perf_counter_ns
 
@@ -212,7 +219,8 @@ class FastTransport:
         origin = self.config.plate_service if call.plate_service else self.config.controller
         return encode_request(call, origin)
 
-    async def open(self, done: Done) -> list[FastSlot]:
+    async def open(self, done: Done, crash: Crash) -> list[FastSlot]:
+        self.crash = crash
         self.loop = asyncio.get_running_loop()
         self.slots = [FastSlot(self, done) for _ in range(self.config.connections)]
         await asyncio.gather(*(slot.preconnect() for slot in self.slots))

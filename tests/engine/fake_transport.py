@@ -10,7 +10,7 @@ from typing import Any
 
 from harness.opscom.outcome import OK, TIMEOUT, Outcome
 from harness.traffic.call import Call
-from harness.transport.base import Done
+from harness.transport.base import Crash, Done
 
 
 class FakeSlot:
@@ -53,7 +53,8 @@ class FakeTransport:
         self.pending: dict[int, tuple[asyncio.TimerHandle, Call, int, int]] = {}
         self.slots: list[FakeSlot] = []
 
-    async def open(self, done: Done) -> list[FakeSlot]:
+    async def open(self, done: Done, crash: Crash) -> list[FakeSlot]:
+        self.crash = crash
         self.slots = [FakeSlot(self, done) for _ in range(self.n)]
         return list(self.slots)
 
