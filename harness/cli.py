@@ -2,6 +2,10 @@
 
 Each verb's flags and handler live beside the code they drive (``add_arguments`` and
 ``main`` in the verb's module), so this file only lists the verbs.
+
+Every mistake in the input is one line on stderr, ``harness: error: ...``, and exit
+status 2; no usage dump. A bug of the harness's own is one line too, with the
+traceback kept in a file, and exit status 3.
 """
 
 from __future__ import annotations
@@ -10,7 +14,10 @@ import argparse
 import importlib
 import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from harness import __version__
 from harness.errors import HarnessError
@@ -20,16 +27,27 @@ VERBS: dict[str, tuple[str, str]] = {
     "serve": ("harness.controller.serve", "run the reference OPSCOM controller"),
     "run": ("harness.run", "drive load at a controller and check thresholds"),
 }
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
 
 
-def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+class UsageError(HarnessError):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (raised, printed by ``main``)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def build_parser(verb: str | None = None) -> Parser:
     """The parser; only ``verb``'s module is imported (all of them for ``--help``),
     so one verb never fails because another's dependencies do."""
-    parser = argparse.ArgumentParser(
-        prog="harness", description="Load and replay harness for the OPSCOM API."
-    )
+    parser = Parser(prog="harness", description="Load and replay harness for the OPSCOM API.")
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
-    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True, parser_class=Parser)
     for name, (module_name, help_text) in VERBS.items():
         if verb is not None and name != verb:
             sub.add_parser(name, help=help_text)
@@ -44,17 +62,35 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verb = next((a for a in argv if not a.startswith("-")), None)
-    args = build_parser(verb if verb in VERBS else None).parse_args(argv)
     try:
+        args = build_parser(verb if verb in VERBS else None).parse_args(argv)
         return int(args._module.main(args))
     except HarnessError as exc:
-        print(f"harness: error: {exc}", file=sys.stderr)
+        _say(f"harness: error: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
-        # Only reached before a run starts measuring (a run handles Ctrl-C itself).
-        print("harness: interrupted", file=sys.stderr)
+        # Only reached before a run starts measuring (a run handles signals itself).
+        _say("harness: interrupted")
         return 130
     except BrokenPipeError:
         # Output piped into `head` and the like: stop quietly, as cat would.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback in a file
+        path = _keep_traceback()
+        _say(f"harness: internal error: {type(exc).__name__}: {exc} (traceback in {path})")
+        return EXIT_INTERNAL
+
+
+def _keep_traceback() -> str:
+    fd, path = tempfile.mkstemp(prefix="harness-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as f:
+        f.write(traceback.format_exc())
+    return path
+
+
+def _say(line: str) -> None:
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except OSError:
+        pass

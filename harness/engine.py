@@ -1,19 +1,29 @@
 """The scheduler: makes calls due, hands them to free slots, records what comes back.
 
-Open model: a pacer says when each hit is due; the engine sleeps until then,
-dispatches every due hit with its intended time, and never waits for answers
-before sending more. Closed model: N users, each sending its next call as soon as
-its last one is answered (plus think time).
+Open model: a pacer says when each hit is due; the engine sends every due hit with
+its intended time and never waits for answers before sending more. Closed model:
+N users, each sending its next call as soon as its last one is answered (plus
+think time). Each model has its own answer path (``_answered_open``,
+``_answered_closed``, ``_answered_thinking``), chosen once when the engine opens.
 
-Both go through ``_dispatch``: a free slot sends at once; otherwise the call waits
-in the backlog, in order, and that wait counts in its latency (measured from the
-intended time). The schedule never slows down because the target does. A backlog
-that would grow past ``max_backlog`` drops the new hit and counts it, rather than
-eating memory; so do hits still queued when the run ends after the drain grace.
+A free slot sends at once; otherwise the call waits in the backlog, in order, and
+that wait counts in its latency (measured from the intended time). The schedule
+never slows down because the target does. A backlog that would grow past
+``max_backlog`` drops the new hit.
+
+Every hit ends in exactly one outcome (``harness.metrics``): its answer or
+transport failure, ``dropped`` (backlog full), or ``unsent`` (still waiting when
+the run ended, or due before an interruption but not yet out). A call that asked
+for feedback hears its outcome through ``source.on_result`` in every one of these
+cases, so a source can forget it.
+
+Nothing raised inside the engine is lost: an exception out of a source, the
+transport or the engine itself stops the run (``crash``), which still drains
+briefly and reports what it measured, with the traceback.
 
 Lifecycle: RUNNING -> DRAINING (schedule over: no new hits, answers still awaited
-up to the drain timeout) -> DONE. ``interrupt()`` (Ctrl-C) goes straight to
-DRAINING with a short grace and drops the backlog.
+up to the drain timeout) -> DONE. ``interrupt()`` (Ctrl-C, SIGTERM) goes straight
+to DRAINING with a short grace; ``end_now()`` (a second signal) ends the drain.
 """
 
 from __future__ import annotations
@@ -22,16 +32,16 @@ import asyncio
 import enum
 import math
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from harness.metrics import Metrics, Tick
-from harness.opscom.outcome import Outcome
+from harness.opscom.outcome import DROPPED, UNSENT, Outcome
 from harness.pacing import Pacer
 from harness.traffic.call import Call, TrafficSource
-from harness.transport import TransportConfig
 from harness.transport.base import Slot, Transport
 
 _now = time.perf_counter_ns
@@ -53,43 +63,38 @@ class Phase(enum.Enum):
 
 @dataclass(frozen=True, kw_only=True)
 class EngineConfig:
-    """One process's share of the load; ``harness.workers`` splits a run into these."""
+    """One process's share of the load; ``harness.workers`` splits a run into these.
+    ``load`` is the run's ``LoadSettings`` (users and connections already this
+    process's share)."""
 
     model: Model
-    transport: str
-    transport_config: TransportConfig
-    pacer: Pacer | None = None  # open model
-    users: int = 0  # closed model
-    think: float = 0.0  # closed model: pause between an answer and the next call
-    duration: float = 0.0  # closed model; the open model's is the pacer's
-    max_backlog: int = 100_000
-    late_threshold: float = 0.010  # a hit sent later than this after its time is "late"
-    drain_timeout: float | None = None  # default: the request timeout + 1 s
+    pacer: Pacer | None  # open model
+    load: Any  # harness.options.LoadSettings
 
     def __post_init__(self) -> None:
         if self.model is Model.OPEN and self.pacer is None:
             raise ValueError("the open model needs a pacer")
-        if self.model is Model.CLOSED and (self.users < 1 or not self.duration > 0):
+        if self.model is Model.CLOSED and (not self.load.users or not self.load.duration > 0):
             raise ValueError("the closed model needs users >= 1 and a positive duration")
 
     @property
     def schedule_duration(self) -> float:
-        return self.pacer.duration if self.model is Model.OPEN else self.duration  # type: ignore[union-attr]
+        return self.pacer.duration if self.model is Model.OPEN else float(self.load.duration)  # type: ignore[union-attr]
 
     @property
     def drain_grace(self) -> float:
-        if self.drain_timeout is not None:
-            return self.drain_timeout
-        return self.transport_config.request_timeout + 1.0
+        if self.load.drain is not None:
+            return float(self.load.drain)
+        return float(self.load.timeout) + 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
 class EngineStats:
-    issued: int  # hits made due (sent, queued or dropped)
-    dropped: int
+    issued: int  # hits made due: each ended in exactly one outcome
     elapsed_s: float  # from t0 to the end of the drain
     schedule_s: float  # the part of it during which hits were issued
     interrupted: bool
+    crash: str | None = None  # the traceback of what stopped the run, if anything did
 
 
 class Engine:
@@ -106,30 +111,32 @@ class Engine:
         self.config = config
         self.source = source
         self.metrics = metrics
+        self.transport = transport
         self.worker = worker
         self.workers = workers
         self.phase = Phase.STARTING
         self.interrupted = False
-        self.crashed: BaseException | None = None
+        self.crash: str | None = None
         self.t0 = 0
         self.idle: list[Slot] = []
         self.backlog: deque[tuple[Call, int]] = deque()
+        self.max_backlog = int(config.load.max_backlog)
         self.in_flight = 0
         self.issued = 0
         self._schedule_end_ns = 0
         self._cut_short = False
         self._issuing = False  # mirrors "running and not stopped", read on every answer
-        self._chain = config.model is Model.CLOSED and config.think <= 0
         # Open model: the schedule and its next hit, advanced by _pump.
         self._schedule: Iterator[tuple[int, float]] = iter(())
         self._next_hit = 0
         self._next_offset = 0.0
         self._next_due = NEVER
         self._pumping = False
+        # Closed model: the next hit number of this worker's users (k, k+N, ...).
+        self._user_hits = worker
+        self._think_ns = int(float(config.load.think or 0) * 1e9)
         self._settled: asyncio.Event | None = None
         self._stop_issuing: asyncio.Event | None = None
-        self.transport = transport
-        self._user_hits = worker  # closed model: the next hit number (k, k+N, ...)
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -137,13 +144,20 @@ class Engine:
         """Open the transport's slots (and warm connections) before t0."""
         self._settled = asyncio.Event()
         self._stop_issuing = asyncio.Event()
-        self.idle = list(reversed(await self.transport.open(self._done, self._crash)))
+        if self.config.model is Model.OPEN:
+            answered = self._answered_open
+        elif self._think_ns > 0:
+            answered = self._answered_thinking
+        else:
+            answered = self._answered_closed
+        self.idle = list(reversed(await self.transport.open(answered, self._crash)))
 
     async def run(self, t0_ns: int, on_tick: Callable[[Tick], None] | None = None) -> EngineStats:
         """Run from ``t0_ns`` (a perf_counter_ns instant shared by all workers)."""
         assert self._stop_issuing is not None and self._settled is not None, "open() first"
         self.t0 = t0_ns
-        self.metrics.window_end_ns = t0_ns + int(self.config.schedule_duration * 1e9)
+        planned_end = t0_ns + int(self.config.schedule_duration * 1e9)
+        self.metrics.window_end_ns = planned_end
         await _sleep_until(t0_ns)
         self.phase = Phase.RUNNING
         self._issuing = True
@@ -154,67 +168,84 @@ class Engine:
             else:
                 await self._run_closed()
             self._stop(cut_short=False)
-            planned_end = t0_ns + int(self.config.schedule_duration * 1e9)
-            # The schedule's own length unless it was cut short (Ctrl-C, source exhausted).
+            # The schedule's own length unless it was cut short (interrupt, source dry).
             self._schedule_end_ns = min(_now(), planned_end) if self._cut_short else planned_end
             await self._drain()
+        except BaseException as exc:  # noqa: BLE001 - recorded, the run still reports
+            self._crash(exc)
+            self._schedule_end_ns = self._schedule_end_ns or min(_now(), planned_end)
         finally:
             ticker.cancel()
-            # Drop the backlog before closing: closing reports the calls in flight,
-            # and a report must not start a new send on a closing transport.
-            self._drop_backlog()
+            # The backlog ends before the transport closes: closing reports the calls
+            # in flight, and a report must not start a new send on a closing transport.
             self.phase = Phase.DONE
+            self._end_backlog(UNSENT)
             await self.transport.close()
             if on_tick is not None:
-                on_tick(self.metrics.tick(self._second_now()))
+                self._safe_tick(on_tick, self._second_now())
         end = _now()
         return EngineStats(
             issued=self.issued,
-            dropped=sum(e.dropped for e in self.metrics.endpoints),
             elapsed_s=(end - t0_ns) / 1e9,
             schedule_s=(self._schedule_end_ns - t0_ns) / 1e9,
             interrupted=self.interrupted,
+            crash=self.crash,
         )
 
-    def _crash(self, exc: BaseException) -> None:
-        """A bug surfaced inside the transport: stop the run, keep the exception."""
-        if self.crashed is None:
-            self.crashed = exc
-        self.interrupt()
-
     def interrupt(self) -> None:
-        """Stop issuing now, drop the backlog, give answers in flight a short grace."""
+        """Stop issuing now (hits already due count as unsent), end the backlog,
+        give answers in flight a short grace."""
         if self.phase is Phase.DONE or self.interrupted:
             return
         self.interrupted = True
-        self._drop_backlog()
+        try:
+            if self.phase is Phase.RUNNING:
+                self._unsend_due(_now())
+            self._end_backlog(UNSENT)
+        except BaseException as exc:  # noqa: BLE001 - a source failing now is still a crash
+            if self.crash is None:
+                self.crash = "".join(traceback.format_exception(exc))
         self._stop(cut_short=True)
         if self.in_flight == 0 and self._settled is not None:
             self._settled.set()
 
-    # --- the two models ------------------------------------------------------------------
+    def end_now(self) -> None:
+        """Stop waiting for answers (a second signal): in-flight calls end at close."""
+        self.interrupt()
+        if self._settled is not None:
+            self._settled.set()
+
+    def _crash(self, exc: BaseException) -> None:
+        """Something raised where nothing should: keep the traceback, stop the run."""
+        if self.crash is None:
+            self.crash = "".join(traceback.format_exception(exc))
+        self.interrupt()
+
+    # --- the open model ------------------------------------------------------------------
 
     async def _run_open(self) -> None:
         pacer = self.config.pacer
-        assert pacer is not None
+        assert pacer is not None and self._stop_issuing is not None
         self._schedule = iter(pacer.schedule(self.worker, self.workers))
         self._advance()
         self._tick_open()
-        assert self._stop_issuing is not None
-        await self._stop_issuing.wait()  # set by _stop: schedule over, source dry, or Ctrl-C
+        await self._stop_issuing.wait()  # set by _stop: schedule over, source dry, interrupt
 
     def _tick_open(self) -> None:
         """Send what is due, then re-arm the timer for the next hit. A plain callback
         rather than a coroutine loop: it runs up to a thousand times a second."""
-        self._pump(_now())
-        if self._next_due == NEVER:
-            self._stop(cut_short=False)
-            return
-        wait = self._next_due - _now()
-        # uvloop timers have millisecond resolution and round to nearest; round up
-        # so a hit is never sent before its time. Answers arriving meanwhile also
-        # pump (see _done), so under load most hits go out well before the tick.
-        asyncio.get_running_loop().call_later(max(1, math.ceil(wait / 1e6)) / 1e3, self._tick_open)
+        try:
+            self._pump(_now())
+            if self._next_due == NEVER:
+                self._stop(cut_short=False)
+                return
+            wait = self._next_due - _now()
+            # uvloop timers have millisecond resolution and round to nearest; round up
+            # so a hit is never sent before its time. Answers arriving meanwhile also
+            # pump (see _answered_open), so under load most hits leave before the tick.
+            asyncio.get_running_loop().call_later(max(1, math.ceil(wait / 1e6)) / 1e3, self._tick_open)
+        except BaseException as exc:  # noqa: BLE001
+            self._crash(exc)
 
     def _advance(self) -> None:
         """Move to the next hit of the schedule (NEVER when it is over)."""
@@ -244,17 +275,145 @@ class Engine:
         finally:
             self._pumping = False
 
+    def _unsend_due(self, now: int) -> None:
+        """Hits due by ``now`` that were not yet issued (the timer had not fired):
+        they were intended, so each ends as ``unsent``."""
+        while self._next_due <= now:
+            call = self.source.next_call(self._next_hit, self._next_offset)
+            if call is None:
+                break
+            self.issued += 1
+            self._not_sent(call, UNSENT)
+            self._advance()
+
+    def _answered_open(self, slot: Slot, call: Call, intended: int, sent: int, done: int,
+                       outcome: Outcome, doc: Any) -> None:
+        try:
+            self.metrics.record(call.key, outcome, call.expect, intended, sent, done)
+            if call.feedback:
+                self.source.on_result(call, outcome, doc, (done - self.t0) / 1e9)
+            if self.backlog:
+                nxt, nxt_intended = self.backlog.popleft()
+                slot.send(nxt, nxt_intended)
+                return
+            self.in_flight -= 1
+            self.idle.append(slot)
+            if self._next_due <= done:
+                # One due hit goes out at once on the connection that just answered
+                # (LIFO idle list), from its read callback, as a closed user would.
+                # Only one: spraying a burst over many idle connections costs far more
+                # per request (no ACK piggybacking, cold sockets); the rest go out
+                # with the next answers or the timer tick (<= 1 ms).
+                self._pump(done, 1)
+            elif self.in_flight == 0 and self.phase is not Phase.RUNNING:
+                self._settled.set()  # type: ignore[union-attr]
+        except BaseException as exc:  # noqa: BLE001
+            self._crash(exc)
+
+    # --- the closed model ------------------------------------------------------------------
+
     async def _run_closed(self) -> None:
         stop = self._stop_issuing
         assert stop is not None
         now = _now()
-        for _ in range(self.config.users):
+        for _ in range(int(self.config.load.users)):
             self._user_ready(now)
         try:
-            await asyncio.wait_for(stop.wait(), timeout=self.config.duration - (now - self.t0) / 1e9)
+            await asyncio.wait_for(stop.wait(), timeout=self.config.schedule_duration - (now - self.t0) / 1e9)
         except TimeoutError:
             pass
         self._stop(cut_short=False)
+
+    def _next_user_call(self, ready: int) -> Call | None:
+        """The call of a user ready at ``ready``; None ends the run (source dry)."""
+        hit = self._user_hits
+        self._user_hits = hit + self.workers
+        call = self.source.next_call(hit, (ready - self.t0) / 1e9)
+        if call is None:
+            self._stop(cut_short=True)
+        else:
+            self.issued += 1
+        return call
+
+    def _user_ready(self, ready: int) -> None:
+        """A closed-model user is ready to send its next call."""
+        if not self._issuing:
+            return
+        call = self._next_user_call(ready)
+        if call is not None:
+            self._dispatch(call, ready)
+
+    def _user_ready_at(self, ready: int) -> None:
+        """Make a user ready at ``ready`` (after its think time). uvloop's timers
+        round to its cached millisecond clock and can fire up to a millisecond early,
+        so a user woken before its time waits again: never sent before its time."""
+        try:
+            wait = ready - _now()
+            if wait > 0:
+                asyncio.get_running_loop().call_later(math.ceil(wait / 1e6) / 1e3, self._user_ready_at, ready)
+            else:
+                self._user_ready(ready)
+        except BaseException as exc:  # noqa: BLE001
+            self._crash(exc)
+
+    def _answered_closed(self, slot: Slot, call: Call, intended: int, sent: int, done: int,
+                         outcome: Outcome, doc: Any) -> None:
+        """No think time: the user that got this answer makes its next call at once.
+        Its latency runs from now (when it was ready), so a wait for a connection
+        counts. With a free slot in hand, the common case is one send on it."""
+        try:
+            self.metrics.record(call.key, outcome, call.expect, intended, sent, done)
+            if call.feedback:
+                self.source.on_result(call, outcome, doc, (done - self.t0) / 1e9)
+            nxt = self._next_user_call(done) if self._issuing else None
+            if nxt is not None:
+                if self.backlog:  # others were waiting first: this user queues behind them
+                    self.backlog.append((nxt, done))
+                    nxt, done = self.backlog.popleft()
+                slot.send(nxt, done)
+                return
+            self._slot_freed(slot)
+        except BaseException as exc:  # noqa: BLE001
+            self._crash(exc)
+
+    def _answered_thinking(self, slot: Slot, call: Call, intended: int, sent: int, done: int,
+                           outcome: Outcome, doc: Any) -> None:
+        """With think time: the slot is free now, the user is ready after its pause."""
+        try:
+            self.metrics.record(call.key, outcome, call.expect, intended, sent, done)
+            if call.feedback:
+                self.source.on_result(call, outcome, doc, (done - self.t0) / 1e9)
+            if self._issuing:
+                self._user_ready_at(done + self._think_ns)
+            self._slot_freed(slot)
+        except BaseException as exc:  # noqa: BLE001
+            self._crash(exc)
+
+    def _slot_freed(self, slot: Slot) -> None:
+        if self.backlog:
+            nxt, nxt_intended = self.backlog.popleft()
+            slot.send(nxt, nxt_intended)
+            return
+        self.in_flight -= 1
+        self.idle.append(slot)
+        if self.in_flight == 0 and self.phase is not Phase.RUNNING:
+            self._settled.set()  # type: ignore[union-attr]
+
+    # --- both models ----------------------------------------------------------------------
+
+    def _dispatch(self, call: Call, intended: int) -> None:
+        if self.idle:
+            self.in_flight += 1
+            self.idle.pop().send(call, intended)
+        elif len(self.backlog) < self.max_backlog:
+            self.backlog.append((call, intended))
+        else:
+            self._not_sent(call, DROPPED)
+
+    def _not_sent(self, call: Call, outcome: Outcome) -> None:
+        self.metrics.record_not_sent(call.key, outcome, call.expect)
+        if call.feedback:
+            self.source.on_result(call, outcome, None, (_now() - self.t0) / 1e9)
 
     def _stop(self, *, cut_short: bool) -> None:
         """No new calls from now on (the schedule is over, or was cut short)."""
@@ -265,86 +424,6 @@ class Engine:
         self._cut_short = self._cut_short or cut_short
         if self._stop_issuing is not None:
             self._stop_issuing.set()
-
-    def _user_ready_at(self, intended: int) -> None:
-        """Make a closed-model user ready at ``intended`` (after its think time).
-
-        uvloop's timers round to its cached millisecond clock and can fire up to a
-        millisecond early, so a user woken before its time waits again: a call is
-        never sent before its intended time."""
-        wait = intended - _now()
-        if wait > 0:
-            asyncio.get_running_loop().call_later(math.ceil(wait / 1e6) / 1e3, self._user_ready_at, intended)
-        else:
-            self._user_ready(intended)
-
-    def _user_ready(self, intended: int) -> None:
-        """A closed-model user is ready to send its next call."""
-        if not self._issuing:
-            return
-        call = self.source.next_call(self._take_user_hit(), (intended - self.t0) / 1e9)
-        if call is None:
-            self._stop(cut_short=True)
-            return
-        self.issued += 1
-        self._dispatch(call, intended)
-
-    def _take_user_hit(self) -> int:
-        hit = self._user_hits
-        self._user_hits = hit + self.workers
-        return hit
-
-    # --- hot path ------------------------------------------------------------------------
-
-    def _dispatch(self, call: Call, intended: int) -> None:
-        if self.idle:
-            self.in_flight += 1
-            self.idle.pop().send(call, intended)
-        elif len(self.backlog) < self.config.max_backlog:
-            self.backlog.append((call, intended))
-        else:
-            self.metrics.record_dropped(call.key)
-
-    def _done(self, slot: Slot, call: Call, intended: int, sent: int, done: int, outcome: Outcome, doc: Any) -> None:
-        self.metrics.record(call.key, outcome, call.expect, intended, sent, done)
-        if call.feedback:
-            self.source.on_result(call, outcome, doc, (done - self.t0) / 1e9)
-        if self.backlog:
-            nxt, nxt_intended = self.backlog.popleft()
-            slot.send(nxt, nxt_intended)
-        elif self._chain and self._issuing:
-            # Closed model, no think time, nobody waiting: this user's next call
-            # goes out on the slot it just freed (the common case, kept short).
-            nxt = self.source.next_call(self._take_user_hit(), (done - self.t0) / 1e9)
-            if nxt is not None:
-                self.issued += 1
-                slot.send(nxt, done)
-                return
-            self._stop(cut_short=True)
-            self.in_flight -= 1
-            self.idle.append(slot)
-            return
-        else:
-            self.in_flight -= 1
-            self.idle.append(slot)
-            if self._next_due <= done:
-                # Open model: one due hit goes out at once on the connection that just
-                # answered (LIFO idle list), from its read callback, as a closed user
-                # would. Only one: spraying a burst over many idle connections costs
-                # far more per request (no ACK piggybacking, cold sockets), and the
-                # rest go out with the next answers or the timer tick (<= 1 ms).
-                self._pump(done, 1)
-        if self.config.model is Model.CLOSED and self.phase is Phase.RUNNING:
-            think = self.config.think
-            if think <= 0:
-                self._user_ready(done)
-            else:
-                self._user_ready_at(done + int(think * 1e9))
-        elif self.in_flight == 0 and not self.backlog and self.phase is not Phase.RUNNING:
-            assert self._settled is not None
-            self._settled.set()
-
-    # --- ending ----------------------------------------------------------------------------
 
     async def _drain(self) -> None:
         self.phase = Phase.DRAINING
@@ -357,21 +436,30 @@ class Engine:
         except TimeoutError:
             pass
 
-    def _drop_backlog(self) -> None:
+    def _end_backlog(self, outcome: Outcome) -> None:
         while self.backlog:
             call, _ = self.backlog.popleft()
-            self.metrics.record_dropped(call.key)
+            self._not_sent(call, outcome)
+
+    # --- the timeline -----------------------------------------------------------------------
 
     def _second_now(self) -> int:
         return max(0, (_now() - self.t0) // 1_000_000_000)
+
+    def _safe_tick(self, on_tick: Callable[[Tick], None], second: int) -> None:
+        try:
+            on_tick(self.metrics.tick(second))
+        except BaseException as exc:  # noqa: BLE001
+            self._crash(exc)
 
     async def _tick_every_second(self, on_tick: Callable[[Tick], None] | None) -> None:
         second = 0
         while True:
             await _sleep_until(self.t0 + (second + 1) * 1_000_000_000)
-            tick = self.metrics.tick(second)
             if on_tick is not None:
-                on_tick(tick)
+                self._safe_tick(on_tick, second)
+            else:
+                self.metrics.tick(second)
             second += 1
 
 

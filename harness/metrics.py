@@ -1,18 +1,29 @@
-"""What a run measured: HDR histograms per endpoint x outcome, error-code counts,
-contract violations, late and dropped requests, and a per-second timeline.
+"""What a run measured: per request name, every hit's outcome, HDR histograms of
+latency, error-code counts, contract violations, late hits, and per-second ticks.
 
-Latency is in integer microseconds, 3 significant digits, from 1 us to 1 h. Two
-histograms per endpoint x outcome:
+Every hit ends in exactly one outcome: an answer (``ok``, an API code, ``http_<s>``,
+``undecodable``), a transport failure (``timeout``, ``connect_error``,
+``disconnected``, ``body_too_large``) or a hit never sent (``dropped``: the backlog
+was full; ``unsent``: still waiting when the run ended). Hits never sent have no
+latency; the others have two histograms each (integer microseconds, 3 significant
+digits, 1 us to 1 h):
 
-- ``latency``: from the request's *intended* send time to its answer, so queueing
+- ``latency``: from the request's *intended* send time to its end, so queueing
   behind a stalled target counts (corrected for coordinated omission, as wrk2);
-- ``service``: from the actual send to the answer (uncorrected).
+- ``service``: from the actual send (uncorrected).
+
+The latency statistics checks and reports read (``EndpointMetrics.latency``) are
+over the outcomes that are ``timed``: answers of any status and timeouts. Instant
+local failures (refused, reset before any answer) are errors, not fast answers.
+
+Each name records its latency *basis*: ``intended`` (paced arrivals, or a closed
+user's ready time) or ``sent`` (a Locust user that does not pace). A merge never
+mixes the two for one name.
 
 ``Metrics.encode()`` gives a JSON-able dict (histograms as HdrHistogram's base64
 V2 blobs) and ``Metrics.merge()`` adds one in exactly (counts add, histograms add
-bucket by bucket; percentiles are never averaged). Worker processes ship their
-metrics this way, and a Locust worker will ship the same encoding, so the tail
-(checks, reports) does not care who measured.
+bucket by bucket; percentiles are never averaged). ``take()`` encodes and resets,
+for workers that report in intervals.
 """
 
 from __future__ import annotations
@@ -30,6 +41,8 @@ from harness.opscom.outcome import Outcome, OutcomeKind, outcome_for_key
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour: anything slower is clamped, never dropped
 SIGNIFICANT_FIGURES = 3
+ENCODING_VERSION = 2
+BASES = ("intended", "sent")
 PERCENTILES: tuple[tuple[str, float], ...] = (
     ("p50", 50.0),
     ("p90", 90.0),
@@ -44,17 +57,17 @@ def new_hdr() -> HdrHistogram:
 
 
 class Recorder:
-    """An HdrHistogram with a fast ``record``.
+    """An HdrHistogram whose counts ``Metrics.record`` increments directly.
 
-    ``HdrHistogram.record_value`` costs ~1.3 us in Python; ``record`` here is one
-    bucket computation and one increment (~0.25 us). The bucket arithmetic is the
-    library's, inlined (valid because the lowest trackable value is 1, so the unit
-    magnitude is 0); totals, min and max are not kept per value but recomputed from
-    the counts whenever the histogram is read (``hdr``), which happens about once a
-    second. Same counts as the library would hold, so encode/decode/add work.
+    ``HdrHistogram.record_value`` costs ~1.3 us in Python; the bucket arithmetic,
+    inlined in ``Metrics.record``, is the library's (valid because the lowest
+    trackable value is 1, so the unit magnitude is 0) and costs ~0.25 us. Totals,
+    min and max are not kept per value but recomputed from the counts whenever the
+    histogram is read (``hdr``), about once a second. Same counts as the library
+    would hold, so encode/decode/add work.
     """
 
-    __slots__ = ("_hdr", "_counts", "_mask", "_shift", "_half_mag", "_half")
+    __slots__ = ("_hdr", "_counts")
 
     def __init__(self, hdr: HdrHistogram | None = None) -> None:
         h = hdr if hdr is not None else new_hdr()
@@ -62,18 +75,6 @@ class Recorder:
             raise ValueError("Recorder needs lowest_trackable_value 1")
         self._hdr = h
         self._counts = h.counts
-        self._mask = h.sub_bucket_mask
-        self._half_mag = h.sub_bucket_half_count_magnitude
-        self._shift = h.sub_bucket_half_count_magnitude + 1
-        self._half = h.sub_bucket_half_count
-
-    def record(self, us: int) -> None:
-        if us > HIGHEST_US:
-            us = HIGHEST_US
-        elif us < 0:
-            us = 0
-        bucket = (us | self._mask).bit_length() - self._shift
-        self._counts[((bucket + 1) << self._half_mag) + (us >> bucket) - self._half] += 1
 
     @property
     def hdr(self) -> HdrHistogram:
@@ -100,8 +101,8 @@ class Recorder:
     def decode(cls, blob: str | bytes) -> Recorder:
         return cls(HdrHistogram.decode(blob))
 
-    def add(self, other: Recorder) -> None:
-        self._hdr.add(other.hdr)
+    def add(self, other: Recorder | HdrHistogram) -> None:
+        self._hdr.add(other.hdr if isinstance(other, Recorder) else other)
 
 
 # Every histogram here has the same layout; its bucket arithmetic constants:
@@ -113,45 +114,81 @@ _HALF = _LAYOUT.sub_bucket_half_count
 del _LAYOUT
 
 
+def bucket_index(us: int) -> int:
+    """The counts index of ``us`` microseconds (clamped to 0..HIGHEST_US): the same
+    arithmetic ``Metrics.record`` inlines, for readers and tests."""
+    us = min(max(us, 0), HIGHEST_US)
+    bucket = (us | _MASK).bit_length() - _SHIFT
+    return ((bucket + 1) << _HALF_MAG) + (us >> bucket) - _HALF
+
+
 def percentiles_ms(hdr: HdrHistogram) -> dict[str, float]:
-    """p50..p999, max and mean in milliseconds (one pass over the buckets)."""
-    if hdr.get_total_count() == 0:
-        return {name: 0.0 for name, _ in PERCENTILES} | {"max": 0.0, "mean": 0.0}
+    """p50..p999, max, mean (ms) and count, in one pass over the buckets."""
+    count = hdr.get_total_count()
+    if count == 0:
+        return {name: 0.0 for name, _ in PERCENTILES} | {"max": 0.0, "mean": 0.0, "count": 0}
     values = hdr.get_percentile_to_value_dict([p for _, p in PERCENTILES])
-    out = {name: values[p] / 1000.0 for name, p in PERCENTILES}
+    out: dict[str, float] = {name: values[p] / 1000.0 for name, p in PERCENTILES}
     out["max"] = hdr.get_max_value() / 1000.0
     out["mean"] = round(hdr.get_mean_value() / 1000.0, 3)
+    out["count"] = count
     return out
 
 
 @dataclass(slots=True)
 class EndpointMetrics:
-    """Counters and histograms of one endpoint. ``ok``/``errors`` exclude deliberate
-    invalid calls; those count as ``expected`` (answered as required) or
-    ``violations`` (answered otherwise)."""
+    """Counters and histograms of one request name. ``ok``/``errors`` exclude
+    deliberate invalid calls answered as such: those count as ``expected``
+    (answered as required) or ``violations`` (answered otherwise, but well-formed)."""
 
     name: str
-    hist: dict[Outcome, tuple[Recorder, Recorder]] = field(default_factory=dict)
+    basis: str = "intended"
+    hist: dict[Outcome, tuple[Recorder, Recorder]] = field(default_factory=dict)  # sent hits
+    not_sent: dict[Outcome, int] = field(default_factory=dict)  # dropped, unsent
     ok: int = 0
     errors: int = 0
     late: int = 0
-    dropped: int = 0
     violations: int = 0
     codes: dict[int, int] = field(default_factory=dict)  # API error codes not asked for
     expected: dict[int, int] = field(default_factory=dict)  # codes asked for and received
+    iv_requests: int = 0  # the current timeline interval
+    iv_errors: int = 0
+
+    @property
+    def sent(self) -> int:
+        return sum(lat.count for lat, _ in self.hist.values())
 
     @property
     def requests(self) -> int:
-        return sum(lat.count for lat, _ in self.hist.values())
+        """Every hit that ended in an outcome, sent or not."""
+        return self.sent + sum(self.not_sent.values())
+
+    @property
+    def answered(self) -> int:
+        return sum(lat.count for o, (lat, _) in self.hist.items() if o.answered)
+
+    @property
+    def dropped(self) -> int:
+        return sum(n for o, n in self.not_sent.items() if o.key == "dropped")
+
+    @property
+    def unsent(self) -> int:
+        return sum(n for o, n in self.not_sent.items() if o.key == "unsent")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.hist or self.not_sent)
 
     def outcome_counts(self) -> dict[str, int]:
-        return {o.key: lat.count for o, (lat, _) in sorted(self.hist.items(), key=_outcome_order)}
+        counts = {o: lat.count for o, (lat, _) in self.hist.items()} | dict(self.not_sent)
+        return {o.key: n for o, n in sorted(counts.items(), key=_outcome_order)}
 
-    def merged(self, which: int) -> HdrHistogram:
-        """All outcomes in one histogram: 0 = latency, 1 = service time."""
+    def latency(self, service: bool = False) -> HdrHistogram:
+        """The latency (or service time) of the timed outcomes, in one histogram."""
         total = new_hdr()
-        for pair in self.hist.values():
-            total.add(pair[which].hdr)
+        for outcome, pair in self.hist.items():
+            if outcome.timed:
+                total.add(pair[1 if service else 0].hdr)
         return total
 
 
@@ -165,21 +202,26 @@ class Tick:
     """One second of the timeline, as one worker measured it."""
 
     second: int
-    requests: int
+    requests: int  # hits that ended in this second (any outcome)
     errors: int
-    latency: str  # encoded histogram of the second's corrected latencies
+    latency: str  # encoded histogram of the second's timed latencies
+    names: dict[str, list[int]] = field(default_factory=dict)  # name -> [requests, errors]
 
     def encode(self) -> dict[str, Any]:
-        return {"second": self.second, "requests": self.requests, "errors": self.errors, "latency": self.latency}
+        return {"second": self.second, "requests": self.requests, "errors": self.errors,
+                "latency": self.latency, "names": self.names}
 
 
 class Metrics:
     """Everything measured by one process (or merged from several)."""
 
-    def __init__(self, late_threshold_ns: int = 10_000_000) -> None:
+    def __init__(self, late_threshold_ns: int = 10_000_000, basis: str = "intended") -> None:
+        if basis not in BASES:
+            raise ValueError(f"latency basis must be one of {BASES}, got {basis!r}")
+        self.basis = basis  # of names created here
         # Indexed by name number (``harness.names``): the catalogue endpoints up
         # front, other names appended when first recorded.
-        self.endpoints: list[EndpointMetrics] = [EndpointMetrics(name) for name in NAMES]
+        self.endpoints: list[EndpointMetrics] = [EndpointMetrics(name, basis) for name in NAMES]
         self.late_threshold_ns = late_threshold_ns
         # Requests sent before the schedule's end: the load actually applied while it
         # was meant to be (``achieved_rps``). Ones that only got a connection during
@@ -195,21 +237,22 @@ class Metrics:
 
     def record(
         self,
-        endpoint_index: int,
+        key: int,
         outcome: Outcome,
         expect: Outcome | None,
         intended_ns: int,
         sent_ns: int,
         done_ns: int,
     ) -> None:
-        if endpoint_index >= len(self.endpoints):
+        """A hit that was sent, and how it ended. ``key`` is its name's number."""
+        if key >= len(self.endpoints):
             self._grow()
-        ep = self.endpoints[endpoint_index]
+        ep = self.endpoints[key]
         pair = ep.hist.get(outcome)
         if pair is None:
             pair = ep.hist[outcome] = (Recorder(), Recorder())
-        # Recorder.record, inlined (this runs once per request): the latency's bucket
-        # is computed once for the endpoint's histogram and the second's.
+        # bucket_index, inlined (this runs once per request): the latency's bucket is
+        # computed once for the name's histogram and the second's.
         us = (done_ns - intended_ns) // 1000
         if us > HIGHEST_US:
             us = HIGHEST_US
@@ -218,7 +261,8 @@ class Metrics:
         bucket = (us | _MASK).bit_length() - _SHIFT
         index = ((bucket + 1) << _HALF_MAG) + (us >> bucket) - _HALF
         pair[0]._counts[index] += 1
-        self._iv_hist._counts[index] += 1
+        if outcome.timed:
+            self._iv_hist._counts[index] += 1
         us = (done_ns - sent_ns) // 1000
         if us > HIGHEST_US:
             us = HIGHEST_US
@@ -227,15 +271,31 @@ class Metrics:
         bucket = (us | _MASK).bit_length() - _SHIFT
         pair[1]._counts[((bucket + 1) << _HALF_MAG) + (us >> bucket) - _HALF] += 1
         self._iv_requests += 1
+        ep.iv_requests += 1
         if sent_ns - intended_ns > self.late_threshold_ns:
             ep.late += 1
         if sent_ns < self.window_end_ns:
             self.sent_in_window += 1
+        self._judge(ep, outcome, expect)
+
+    def record_not_sent(self, key: int, outcome: Outcome, expect: Outcome | None) -> None:
+        """A hit that was due but never sent (``dropped`` or ``unsent``): an error."""
+        if key >= len(self.endpoints):
+            self._grow()
+        ep = self.endpoints[key]
+        ep.not_sent[outcome] = ep.not_sent.get(outcome, 0) + 1
+        self._iv_requests += 1
+        ep.iv_requests += 1
+        self._judge(ep, outcome, expect)
+
+    def _judge(self, ep: EndpointMetrics, outcome: Outcome, expect: Outcome | None) -> None:
+        """ok, error, expected or contract violation."""
         if expect is None:
             if outcome.ok:
                 ep.ok += 1
                 return
             ep.errors += 1
+            ep.iv_errors += 1
             self._iv_errors += 1
             if outcome.kind is OutcomeKind.API_ERROR:
                 ep.codes[outcome.code] = ep.codes.get(outcome.code, 0) + 1
@@ -244,35 +304,45 @@ class Metrics:
                 ep.ok += 1
             else:
                 ep.expected[outcome.code] = ep.expected.get(outcome.code, 0) + 1
-        elif outcome.kind is OutcomeKind.TRANSPORT:
-            # No answer at all is a load error, not a broken contract.
+        elif outcome.load_failure:
+            # No usable answer, a 5xx or a 429: the target failed under load; its
+            # contract was not tested.
             ep.errors += 1
+            ep.iv_errors += 1
             self._iv_errors += 1
         else:
             ep.violations += 1
 
-    def record_dropped(self, endpoint_index: int) -> None:
-        """A request that was due but never sent (backlog full, or the run ended)."""
-        if endpoint_index >= len(self.endpoints):
-            self._grow()
-        self.endpoints[endpoint_index].dropped += 1
-
     def _grow(self) -> None:
         """Slots for the names registered since (a source's own request names)."""
-        self.endpoints.extend(EndpointMetrics(name) for name in NAMES[len(self.endpoints):])
+        self.endpoints.extend(EndpointMetrics(name, self.basis) for name in NAMES[len(self.endpoints):])
 
-    def endpoint(self, name: str) -> EndpointMetrics:
-        """The metrics of ``name``, registering it if new."""
+    def endpoint(self, name: str, basis: str | None = None) -> EndpointMetrics:
+        """The metrics of ``name``, registering it if new. A ``basis`` given for a
+        name that has none recorded yet sets it; a different one is refused."""
         number = name_number(name)
         if number >= len(self.endpoints):
             self._grow()
-        return self.endpoints[number]
+        ep = self.endpoints[number]
+        if basis is not None and basis != ep.basis:
+            if ep.active:
+                raise ValueError(f"{name}: cannot merge latency measured from the {basis} time into "
+                                 f"latency measured from the {ep.basis} time")
+            if basis not in BASES:
+                raise ValueError(f"{name}: unknown latency basis {basis!r}")
+            ep.basis = basis
+        return ep
 
     # --- timeline ----------------------------------------------------------------
 
     def tick(self, second: int) -> Tick:
         """Close the current one-second interval and start the next."""
-        tick = Tick(second, self._iv_requests, self._iv_errors, self._iv_hist.encode())
+        names: dict[str, list[int]] = {}
+        for ep in self.endpoints:
+            if ep.iv_requests:
+                names[ep.name] = [ep.iv_requests, ep.iv_errors]
+                ep.iv_requests = ep.iv_errors = 0
+        tick = Tick(second, self._iv_requests, self._iv_errors, self._iv_hist.encode(), names)
         self._iv_requests = 0
         self._iv_errors = 0
         self._iv_hist = Recorder()
@@ -281,8 +351,8 @@ class Metrics:
     # --- totals ------------------------------------------------------------------
 
     def active(self) -> Iterator[EndpointMetrics]:
-        """Endpoints that saw at least one request or drop."""
-        return (e for e in self.endpoints if e.hist or e.dropped)
+        """Names that saw at least one hit."""
+        return (e for e in self.endpoints if e.active)
 
     @property
     def requests(self) -> int:
@@ -301,34 +371,46 @@ class Metrics:
     def encode(self) -> dict[str, Any]:
         """A JSON-able form that ``merge`` adds back exactly."""
         return {
-            "v": 1,
+            "v": ENCODING_VERSION,
             "sent_in_window": self.sent_in_window,
             "endpoints": {
                 e.name: {
+                    "basis": e.basis,
                     "ok": e.ok,
                     "errors": e.errors,
                     "late": e.late,
-                    "dropped": e.dropped,
                     "violations": e.violations,
                     "codes": {str(k): v for k, v in e.codes.items()},
                     "expected": {str(k): v for k, v in e.expected.items()},
+                    "not_sent": {o.key: n for o, n in e.not_sent.items()},
                     "hist": {o.key: [lat.encode(), svc.encode()] for o, (lat, svc) in e.hist.items()},
                 }
                 for e in self.active()
             },
         }
 
+    def take(self) -> dict[str, Any]:
+        """``encode()``, then start from zero (interval reports from a worker)."""
+        encoded = self.encode()
+        self.endpoints = [EndpointMetrics(e.name, e.basis) for e in self.endpoints]
+        self.sent_in_window = 0
+        return encoded
+
     def merge(self, encoded: dict[str, Any]) -> None:
+        if encoded.get("v") != ENCODING_VERSION:
+            raise ValueError(f"metrics encoding version {encoded.get('v')!r}; this harness reads {ENCODING_VERSION}")
         self.sent_in_window += encoded.get("sent_in_window", 0)
         for name, data in encoded["endpoints"].items():
-            ep = self.endpoint(name)
+            ep = self.endpoint(name, data.get("basis", "intended"))
             ep.ok += data["ok"]
             ep.errors += data["errors"]
             ep.late += data["late"]
-            ep.dropped += data["dropped"]
             ep.violations += data["violations"]
             _add_counts(ep.codes, data["codes"])
             _add_counts(ep.expected, data["expected"])
+            for key, n in data.get("not_sent", {}).items():
+                outcome = outcome_for_key(key)
+                ep.not_sent[outcome] = ep.not_sent.get(outcome, 0) + n
             for key, (lat_blob, svc_blob) in data["hist"].items():
                 outcome = outcome_for_key(key)
                 pair = ep.hist.get(outcome)
@@ -338,7 +420,8 @@ class Metrics:
                 pair[1].add(Recorder.decode(svc_blob))
 
     @classmethod
-    def merged(cls, encoded: Iterable[dict[str, Any]]) -> Metrics:
+    def from_encoded(cls, encoded: Iterable[dict[str, Any]]) -> Metrics:
+        """One Metrics holding the sum of several encodings (workers, intervals)."""
         total = cls()
         for e in encoded:
             total.merge(e)

@@ -78,5 +78,5 @@ def format_duration(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{seconds / 60:g}m"
     if seconds >= 1:
-        return f"{seconds:g}s"
-    return f"{seconds * 1000:g}ms"
+        return f"{seconds:.4g}s"
+    return f"{seconds * 1000:.4g}ms"

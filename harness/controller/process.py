@@ -62,6 +62,8 @@ class ControllerProcess:
             self._reader.join(timeout=5.0)  # stdout reaches EOF once the child is gone
         if proc.stdout is not None:
             proc.stdout.close()
+        if proc.stdin is not None:
+            proc.stdin.close()
         if self._stderr_file is not None:
             self._stderr_file.close()
             self._stderr_file = None
@@ -136,6 +138,7 @@ def start_controller_process(
     cpu: int | None = None,
     startup_timeout: float = 30.0,
     stderr: int | IO[Any] | None = None,
+    watch_parent: bool = False,
 ) -> ControllerProcess:
     """Start ``harness serve`` and wait until it listens.
 
@@ -143,7 +146,9 @@ def start_controller_process(
     pins the child to one core with taskset when taskset exists. ``stderr``: where
     the child's stderr goes; None captures it in a temporary file. A child that
     exits or stays silent for ``startup_timeout`` s raises RuntimeError with the tail
-    of its stderr (a silent one is killed first)."""
+    of its stderr (a silent one is killed first). ``watch_parent``: the child exits
+    when this process dies, however it dies: it holds a pipe on its stdin whose
+    only writer is this process, and stops at its end of file."""
     env = dict(os.environ)
     env[TOKENS_ENV] = " ".join(tokens)
     stderr_file: IO[bytes] | None = None
@@ -151,10 +156,13 @@ def start_controller_process(
         stderr_file = tempfile.TemporaryFile(prefix="harness-controller-stderr-")
         stderr = stderr_file
     cmd = _command(client=client, seed=seed, db=db, extra_args=extra_args, cpu=cpu)
+    if watch_parent:
+        cmd.append("--exit-on-stdin-eof")
     # A session of its own: a Ctrl-C at the terminal reaches the whole foreground
     # process group, and `harness run` must keep its target up while it drains.
     proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, env=env, start_new_session=True
+        cmd, stdin=subprocess.PIPE if watch_parent else subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=stderr, env=env, start_new_session=True
     )
     assert proc.stdout is not None
     ready: queue.Queue[str | None] = queue.Queue()

@@ -55,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drop-rate", default="0", metavar="P", help="share of connections closed without an answer")
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
                         help=f"largest request body accepted (default {DEFAULT_MAX_BODY})")
+    parser.add_argument("--exit-on-stdin-eof", action="store_true",
+                        help="stop when standard input reaches its end (a parent process's lifeline)")
 
 
 def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> ControllerConfig:
@@ -75,12 +77,30 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] = os.e
     )
 
 
-async def serve(config: ControllerConfig) -> None:
-    """Serve until SIGINT or SIGTERM."""
+def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """Set ``stop`` when stdin reaches its end: the parent holding its other end died."""
+    fd = sys.stdin.fileno()
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(fd)
+            stop.set()
+
+    loop.add_reader(fd, readable)
+
+
+async def serve(config: ControllerConfig, *, exit_on_stdin_eof: bool = False) -> None:
+    """Serve until SIGINT or SIGTERM (or the end of stdin, if asked)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if exit_on_stdin_eof:
+        _watch_stdin(loop, stop)
     try:
         app = build_app(config)
     except sqlite3.Error as exc:
@@ -132,7 +152,7 @@ def main(args: argparse.Namespace) -> int:
     logging.getLogger("aiohttp.server").addFilter(quiet)
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(serve(config))
+            runner.run(serve(config, exit_on_stdin_eof=bool(getattr(args, "exit_on_stdin_eof", False))))
     except KeyboardInterrupt:  # a signal before the loop's handlers were installed
         pass
     finally:  # leave the process as found (main may run inside another program)

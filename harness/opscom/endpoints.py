@@ -23,6 +23,7 @@ import enum
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Final
+from urllib.parse import quote
 
 
 class Service(enum.Enum):
@@ -136,7 +137,8 @@ class Endpoint:
         return "client" if self.service is Service.PLATE else None
 
     def path_for(self, client: str) -> str:
-        return self.path.replace("{client}", client)
+        """The path with the client code as its (percent-encoded) segment."""
+        return self.path.replace("{client}", client_segment(client))
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -427,6 +429,29 @@ ENDPOINT_LIST: Final[tuple[Endpoint, ...]] = (
 
 # Index each endpoint by its position, so metrics can keep per-endpoint arrays.
 ENDPOINT_LIST = tuple(replace(e, index=i) for i, e in enumerate(ENDPOINT_LIST))
+
+# Characters a client code may not contain at all: they would change the path's
+# shape (separators, query, fragment) or cannot be written safely (controls).
+_CLIENT_FORBIDDEN = frozenset("/?#\\") | frozenset(chr(c) for c in range(32)) | {"\x7f"}
+_SEGMENT_SAFE = "-._~!$&'()*+,;=:@"  # RFC 3986 pchar, besides unreserved letters and digits
+
+
+def check_client_code(client: str) -> str:
+    """``client`` if it can be a path segment, else ValueError saying why. Characters
+    outside RFC 3986's path characters (a space, accented letters) are allowed and
+    percent-encoded (UTF-8) in paths; the body's ``client`` field keeps them as is."""
+    if not client or not client.strip():
+        raise ValueError("expected a client code such as OC_TOMA, got an empty one")
+    bad = sorted({c for c in client if c in _CLIENT_FORBIDDEN})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        raise ValueError(f"a client code is a path segment and cannot contain {shown}; got {client!r}")
+    return client
+
+
+def client_segment(client: str) -> str:
+    """The client code as it appears in a controller path (percent-encoded)."""
+    return quote(client, safe=_SEGMENT_SAFE)
 ENDPOINTS: Final = MappingProxyType({e.name: e for e in ENDPOINT_LIST})
 ENDPOINT_NAMES: Final[tuple[str, ...]] = tuple(ENDPOINTS)
 

@@ -45,7 +45,7 @@ class Outcome:
     (refused, reset before any answer) and hits never sent are errors, not fast
     answers."""
 
-    __slots__ = ("kind", "key", "code", "ok", "answered", "timed")
+    __slots__ = ("kind", "key", "code", "ok", "answered", "timed", "load_failure")
 
     def __init__(self, kind: OutcomeKind, key: str, code: int = 0, *, answered: bool | None = None) -> None:
         self.kind = kind
@@ -56,6 +56,13 @@ class Outcome:
             answered = kind not in (OutcomeKind.TRANSPORT, OutcomeKind.NOT_SENT)
         self.answered = answered
         self.timed = answered or key == "timeout"
+        # A failure of the target under load rather than of its contract: no usable
+        # answer (transport failures, hits never sent, an undecodable body), a server
+        # error or a refusal to serve (HTTP 5xx, 429). A deliberately invalid call
+        # that meets one of these is a load error, not a contract violation.
+        self.load_failure = kind in (OutcomeKind.TRANSPORT, OutcomeKind.NOT_SENT, OutcomeKind.UNDECODABLE) or (
+            kind is OutcomeKind.HTTP_ERROR and (code >= 500 or code == 429)
+        )
 
     @property
     def is_api_error(self) -> bool:

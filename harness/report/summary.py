@@ -1,8 +1,19 @@
 """``summary.json``: the one document every report and check reads.
 
-Built from a ``Metrics`` (however it was measured: engine, replay, Locust workers)
-and a ``RunInfo``. The schema is documented in the README; bump ``SCHEMA`` when a
-field changes meaning.
+Built from a ``Metrics`` (however it was measured: engine, replay, Locust workers),
+a ``RunInfo`` and the effective plan. The schema is documented in the README and
+in ``schemas/``; bump ``SCHEMA`` when a field changes meaning.
+
+Accounting (the README's table says the same):
+
+- every intended hit ends in exactly one outcome, so a name's ``requests`` (the sum
+  of its ``outcomes``) is its share of ``run.intended_requests``;
+- ``sent`` excludes ``dropped``/``unsent``; ``answered`` counts responses of any
+  status;
+- ``errors`` are load errors (every non-ok outcome of an ordinary call, and a
+  deliberately invalid call that met a transport failure, a 5xx, a 429 or was never
+  sent); ``error_rate`` = errors / (ok + errors);
+- ``latency_ms``/``service_ms`` are over answered and timed-out requests only.
 """
 
 from __future__ import annotations
@@ -12,9 +23,10 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from harness import __version__
 from harness.metrics import EndpointMetrics, Metrics, new_hdr, percentiles_ms
 
-SCHEMA = 1
+SCHEMA = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,91 +39,108 @@ class RunInfo:
     client: str
     model: str  # "open" or "closed"
     arrival: str  # the pacer's description, or "closed: N users"
-    intended_rate: float | None  # open model: requests/s the schedule asked for
-    intended_requests: int | None
+    intended_requests: int  # hits made due (each ended in one outcome)
+    intended_rate: float | None  # intended_requests / duration_s (open model)
     users: int | None
-    connections: int
+    connections: int  # opened, all processes together
     procs: int
     transport: str
     interrupted: bool
+    reason: str | None  # why the run stopped early (signal, a failing live check, a crash)
     scenario: str | None
     seed: int
     run_id: str
     embedded_target: bool
+    harness_version: str = __version__
 
 
-def _rates(ok: int, errors: int) -> float:
+def _ratio(ok: int, errors: int) -> float:
     return errors / (ok + errors) if ok + errors else 0.0
 
 
-def _section(requests: int, ok: int, errors: int, late: int, dropped: int, violations: int,
-             latency: HdrHistogram, service: HdrHistogram, duration_s: float) -> dict[str, Any]:
+def _section(*, requests: int, sent: int, answered: int, ok: int, errors: int, late: int, dropped: int,
+             unsent: int, violations: int, expected: int, latency: HdrHistogram, service: HdrHistogram,
+             duration_s: float, outcomes: dict[str, int], codes: dict[str, int],
+             expected_codes: dict[str, int], basis: str) -> dict[str, Any]:
     return {
         "requests": requests,
+        "sent": sent,
+        "answered": answered,
         "ok": ok,
         "errors": errors,
-        "error_rate": _rates(ok, errors),
-        "rps": requests / duration_s if duration_s > 0 else 0.0,
+        "error_rate": _ratio(ok, errors),
+        "rps": sent / duration_s if duration_s > 0 else 0.0,
         "late": late,
         "dropped": dropped,
+        "unsent": unsent,
         "contract_violations": violations,
+        "expected": expected,
+        "latency_basis": basis,
         "latency_ms": percentiles_ms(latency),
         "service_ms": percentiles_ms(service),
+        "outcomes": outcomes,
+        "codes": codes,
+        "expected_codes": expected_codes,
     }
 
 
 def _endpoint_section(e: EndpointMetrics, duration_s: float) -> dict[str, Any]:
-    out = _section(e.requests, e.ok, e.errors, e.late, e.dropped, e.violations,
-                   e.merged(0), e.merged(1), duration_s)
-    out["outcomes"] = e.outcome_counts()
-    out["codes"] = {str(k): v for k, v in sorted(e.codes.items())}
-    out["expected_codes"] = {str(k): v for k, v in sorted(e.expected.items())}
+    return _section(
+        requests=e.requests, sent=e.sent, answered=e.answered, ok=e.ok, errors=e.errors, late=e.late,
+        dropped=e.dropped, unsent=e.unsent, violations=e.violations, expected=sum(e.expected.values()),
+        latency=e.latency(), service=e.latency(service=True), duration_s=duration_s,
+        outcomes=e.outcome_counts(),
+        codes={str(k): v for k, v in sorted(e.codes.items())},
+        expected_codes={str(k): v for k, v in sorted(e.expected.items())},
+        basis=e.basis,
+    )
+
+
+def _summed(sections: list[dict[str, Any]], key: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for s in sections:
+        for k, v in s[key].items():
+            out[k] = out.get(k, 0) + v
     return out
 
 
-def _add_counts(into: dict[str, int], more: dict[int, int]) -> None:
-    for code, n in more.items():
-        into[str(code)] = into.get(str(code), 0) + n
-
-
-def build_summary(metrics: Metrics, run: RunInfo, timeline: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def build_summary(metrics: Metrics, run: RunInfo, timeline: list[dict[str, Any]] | None = None,
+                  plan: dict[str, Any] | None = None) -> dict[str, Any]:
     d = run.duration_s
-    endpoints = {e.name: _endpoint_section(e, d) for e in metrics.active()}
-    codes: dict[str, int] = {}
-    expected: dict[str, int] = {}
+    active = list(metrics.active())
+    endpoints = {e.name: _endpoint_section(e, d) for e in active}
+    sections = list(endpoints.values())
     all_lat, all_svc = new_hdr(), new_hdr()
-    for e in metrics.active():
-        _add_counts(codes, e.codes)
-        _add_counts(expected, e.expected)
-        for lat, svc in e.hist.values():
-            all_lat.add(lat.hdr)
-            all_svc.add(svc.hdr)
-    requests = sum(s["requests"] for s in endpoints.values())
-    ok = sum(s["ok"] for s in endpoints.values())
-    errors = sum(s["errors"] for s in endpoints.values())
-    late = sum(s["late"] for s in endpoints.values())
-    dropped = sum(s["dropped"] for s in endpoints.values())
-    violations = sum(s["contract_violations"] for s in endpoints.values())
-    everything = _section(requests, ok, errors, late, dropped, violations, all_lat, all_svc, d)
-    everything["codes"] = dict(sorted(codes.items()))
+    for e in active:
+        all_lat.add(e.latency())
+        all_svc.add(e.latency(service=True))
+    bases = {e.basis for e in active}
+    outcomes = _summed(sections, "outcomes")
+    everything = _section(
+        **{k: sum(s[k] for s in sections) for k in
+           ("requests", "sent", "answered", "ok", "errors", "late", "dropped", "unsent", "expected")},
+        violations=sum(s["contract_violations"] for s in sections),
+        latency=all_lat, service=all_svc, duration_s=d,
+        outcomes=dict(sorted(outcomes.items(), key=lambda kv: (kv[0] != "ok", kv[0]))),
+        codes=dict(sorted(_summed(sections, "codes").items())),
+        expected_codes=dict(sorted(_summed(sections, "expected_codes").items())),
+        basis=bases.pop() if len(bases) == 1 else ("mixed" if bases else "intended"),
+    )
+    totals = {k: everything[k] for k in ("requests", "sent", "answered", "ok", "errors", "error_rate", "late",
+                                         "dropped", "unsent", "contract_violations", "expected")}
+    totals["achieved_rps"] = metrics.sent_in_window / d if d > 0 else 0.0
+    totals["achieved_rate"] = (metrics.sent_in_window / run.intended_requests
+                               if run.model == "open" and run.intended_requests else None)
     return {
         "schema": SCHEMA,
+        "harness": {"version": __version__},
         "run": asdict(run),
-        "totals": {
-            "requests": requests,
-            "ok": ok,
-            "errors": errors,
-            "error_rate": _rates(ok, errors),
-            "achieved_rps": metrics.sent_in_window / d if d > 0 else 0.0,
-            "late": late,
-            "dropped": dropped,
-            "contract_violations": violations,
-            "expected": sum(expected.values()),
-        },
+        "plan": plan or {},
+        "totals": totals,
         "all": everything,
         "endpoints": endpoints,
-        "codes": dict(sorted(codes.items())),
-        "expected_codes": dict(sorted(expected.items())),
+        "codes": everything["codes"],
+        "expected_codes": everything["expected_codes"],
         "timeline": timeline or [],
         "checks": [],
         "verdict": None,

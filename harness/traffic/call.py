@@ -124,3 +124,21 @@ class TrafficContext:
             raise ValueError("client code must not be empty")
         if not 0 <= self.worker < self.workers:
             raise ValueError(f"worker {self.worker} outside 0..{self.workers - 1}")
+
+
+class SourceSpec(Protocol):
+    """What a run sends, as a small picklable description: each worker process
+    builds its own source from it (``build``), so nothing big crosses a pipe."""
+
+    def build(self, ctx: TrafficContext) -> TrafficSource:
+        """This worker's source (``ctx`` says which worker of how many)."""
+        ...
+
+    def names(self) -> tuple[str, ...]:
+        """Request names the source may use beyond the catalogue endpoints (for
+        validating checks before anything is sent)."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """What summary.json's plan says about the traffic."""
+        ...

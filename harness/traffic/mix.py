@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from harness.errors import ConfigError
@@ -174,3 +175,22 @@ def build_source(
     if len(sources) == 1:
         return next(iter(sources.values()))
     return MixedSource(sources, weights, ctx)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MixSpec:
+    """The synthetic traffic of a scenario: ``[mix]`` weights and ``[traffic.*]``
+    options (``where``: the scenario file, for errors). A ``SourceSpec``."""
+
+    mix: Mapping[str, float]
+    options: Mapping[str, Mapping[str, Any]]
+    where: str = ""
+
+    def build(self, ctx: TrafficContext) -> TrafficSource:
+        return build_source(ctx, self.mix, self.options, self.where)
+
+    def names(self) -> tuple[str, ...]:
+        return ()
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "synthetic", "mix": dict(self.mix), "traffic": {k: dict(v) for k, v in self.options.items()}}

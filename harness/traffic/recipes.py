@@ -280,7 +280,7 @@ def _credential_recipes(ep: Endpoint) -> list[Recipe]:
     else:
         recipes += [
             Recipe(
-                name, 9000, "blank client in the path", lambda g: draft(g, path=ep.path_for("%20"))
+                name, 9000, "blank client in the path", lambda g: draft(g, path=ep.path_for(" "))
             ),
             Recipe(
                 name, 9034, "token of another client", lambda g: draft(g, path=other_client_path(g))

@@ -20,10 +20,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from harness.opscom.outcome import Outcome
 from harness.traffic.call import Call
+
+_PATH_SAFE = "-._~!$&'()*+,;=:@"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,18 +40,35 @@ class Origin:
 
     @classmethod
     def parse(cls, url: str) -> Origin:
-        parts = urlsplit(url)
+        """A checked base URL. Credentials in it are refused (the token has its own
+        variable, and a password in a URL ends up on screens and in reports); the
+        message never repeats them. The base path is percent-encoded where needed."""
+        if any(ord(c) < 32 or ord(c) == 127 for c in url):
+            raise ValueError("expected a URL without control characters")
+        parts = urlsplit(url.strip())
+        if "@" in parts.netloc:
+            raise ValueError(
+                "credentials in the URL (user:password@host) are refused: give the API token in "
+                "the token variable (--token-env, default OPSCOM_API_TOKEN) and the bare URL here"
+            )
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"expected an http:// or https:// URL with a host, got {url!r}")
         if parts.query or parts.fragment:
             raise ValueError(f"expected a base URL without query or fragment, got {url!r}")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            host = parts.hostname.encode("idna").decode("ascii")
+        except (ValueError, UnicodeError) as exc:
+            raise ValueError(f"expected a URL with a valid host and port, got {url!r} ({exc})") from None
+        base_path = quote(parts.path.rstrip("/"), safe="/%" + _PATH_SAFE)
+        shown_host = f"[{host}]" if ":" in host else host
+        netloc = shown_host if parts.port is None else f"{shown_host}:{port}"
         return cls(
-            url=url.rstrip("/"),
+            url=f"{parts.scheme}://{netloc}{base_path}",
             scheme=parts.scheme,
-            host=parts.hostname,
+            host=host,
             port=port,
-            base_path=parts.path.rstrip("/"),
+            base_path=base_path,
         )
 
     @property

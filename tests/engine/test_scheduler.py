@@ -14,11 +14,10 @@ from harness.metrics import Metrics, percentiles_ms
 from harness.opscom import ENDPOINTS, OK, Outcome
 from harness.pacing import ConstantPacer
 from harness.traffic.call import Call
-from harness.transport import Origin, TransportConfig
+from harness.options import default_load
 from tests.engine.fake_transport import FakeTransport
 
 EP = ENDPOINTS["plate_validate"]
-ORIGIN = Origin.parse("http://127.0.0.1:9")
 
 
 class Source:
@@ -38,9 +37,12 @@ class Source:
         self.results.append((outcome, doc, now))
 
 
-def _config(model: Model = Model.OPEN, **kw: Any) -> EngineConfig:
-    tc = TransportConfig(controller=ORIGIN, plate_service=ORIGIN, connections=kw.pop("connections", 8), request_timeout=2)
-    return EngineConfig(model=model, transport="fast", transport_config=tc, **kw)
+def _config(model: Model = Model.OPEN, *, pacer: Any = None, **load: Any) -> EngineConfig:
+    load.pop("connections", None)  # the fake transport's slots say it
+    load.setdefault("timeout", 2.0)
+    if "drain_timeout" in load:
+        load["drain"] = load.pop("drain_timeout")
+    return EngineConfig(model=model, pacer=pacer, load=default_load(**load))
 
 
 async def _run(config: EngineConfig, fake: FakeTransport, source: Source | None = None,
@@ -74,7 +76,7 @@ async def test_a_slow_target_queues_requests_and_the_wait_counts() -> None:
     ep = metrics.endpoints[EP.index]
     assert engine.stats.issued == 100 and metrics.requests == 100  # type: ignore[attr-defined]
     assert fake.max_in_flight == 2
-    latency, service = percentiles_ms(ep.merged(0)), percentiles_ms(ep.merged(1))
+    latency, service = percentiles_ms(ep.latency()), percentiles_ms(ep.latency(service=True))
     assert service["max"] < 150
     # The 100th request waits for 98 others at 20/s: ~4.9 s after its intended time - 1 s.
     assert 3500 < latency["max"] < 5000
@@ -88,8 +90,10 @@ async def test_a_full_backlog_drops_and_counts() -> None:
     engine, metrics = await _run(_config(pacer=ConstantPacer(rate=100, duration=0.5), connections=1, max_backlog=10, drain_timeout=0.2), fake)
     ep = metrics.endpoints[EP.index]
     assert engine.stats.issued == 50  # type: ignore[attr-defined]
-    assert ep.dropped == engine.stats.dropped >= 38  # type: ignore[attr-defined]
-    assert ep.requests + ep.dropped == 50  # every hit is either measured or counted dropped
+    assert ep.dropped >= 38
+    # Every hit ends in one outcome: answered, dropped, or still queued at the end (unsent).
+    assert ep.requests == ep.sent + ep.dropped + ep.unsent == 50
+    assert ep.errors == ep.dropped + ep.unsent + (ep.sent - ep.ok)
 
 
 async def test_closed_model_keeps_n_users_busy() -> None:
@@ -111,7 +115,7 @@ async def test_interrupt_stops_issuing_and_reports_what_was_measured() -> None:
     stats = engine.stats  # type: ignore[attr-defined]
     assert stats.interrupted
     assert 35 <= stats.issued <= 65
-    assert metrics.requests == stats.issued - stats.dropped
+    assert metrics.requests == stats.issued  # answered, timed out at close, or unsent
     assert stats.elapsed_s < 3
 
 
@@ -147,3 +151,65 @@ def test_open_model_never_sends_early_under_uvloop() -> None:
     assert len(fake.sent) == 3000
     delays = sorted(sent - intended for intended, sent in fake.sent)
     assert delays[0] >= 0 and delays[len(delays) // 2] < 2_000_000
+
+
+async def test_every_feedback_call_hears_its_end_even_when_never_sent() -> None:
+    # 1 slot busy 0.5 s, backlog of 3: most hits are dropped, the rest end unsent.
+    fake = FakeTransport(slots=1, service_s=0.5)
+    source = Source(feedback=True)
+    engine, metrics = await _run(_config(pacer=ConstantPacer(rate=100, duration=0.3), max_backlog=3,
+                                         drain_timeout=0.1), fake, source)
+    keys = [o.key for o, _, _ in source.results]
+    assert len(keys) == engine.stats.issued == 30  # type: ignore[attr-defined]
+    assert keys.count("dropped") >= 20 and keys.count("unsent") == 3
+    ep = metrics.endpoints[EP.index]
+    assert ep.outcome_counts()["dropped"] == keys.count("dropped")
+
+
+class Exploding(Source):
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        self.after = after
+
+    def next_call(self, hit: int, now: float) -> Call | None:
+        if self.made >= self.after:
+            raise RuntimeError("the source broke")
+        return super().next_call(hit, now)
+
+
+async def test_an_exception_in_a_source_stops_the_run_and_is_kept() -> None:
+    fake = FakeTransport(slots=4, service_s=0.001)
+    engine, metrics = await _run(_config(pacer=ConstantPacer(rate=200, duration=5.0)), fake, Exploding(after=40))
+    stats = engine.stats  # type: ignore[attr-defined]
+    assert stats.crash is not None and "RuntimeError: the source broke" in stats.crash
+    assert stats.interrupted and stats.elapsed_s < 3
+    assert metrics.requests == stats.issued == 40  # what was measured is kept
+
+
+async def test_an_exception_in_on_result_is_not_swallowed() -> None:
+    class Bad(Source):
+        def on_result(self, call: Call, outcome: Outcome, doc: Any, now: float) -> None:
+            raise ValueError("bad answer handling")
+
+    fake = FakeTransport(slots=2, service_s=0.001)
+    engine, _ = await _run(_config(pacer=ConstantPacer(rate=100, duration=5.0)), fake, Bad(feedback=True))
+    assert "ValueError: bad answer handling" in engine.stats.crash  # type: ignore[attr-defined]
+    assert engine.stats.elapsed_s < 3  # type: ignore[attr-defined]
+
+
+async def test_hits_due_at_an_interruption_are_unsent_not_forgotten() -> None:
+    # One slot answering in 1 s: hits pile up in the backlog; an interrupt ends them
+    # as unsent, so the outcomes add up to every hit due before it.
+    fake = FakeTransport(slots=1, service_s=1.0)
+    engine, metrics = await _run(_config(pacer=ConstantPacer(rate=100, duration=5.0)), fake, interrupt_after=0.5)
+    ep = metrics.endpoints[EP.index]
+    assert ep.requests == engine.stats.issued  # type: ignore[attr-defined]
+    assert ep.unsent >= 40 and 45 <= engine.stats.issued <= 65  # type: ignore[attr-defined]
+
+
+async def test_closed_users_beyond_the_pool_wait_their_turn() -> None:
+    fake = FakeTransport(slots=2, service_s=0.01)
+    engine, metrics = await _run(_config(Model.CLOSED, users=5, duration=0.5), fake)
+    assert fake.max_in_flight == 2
+    assert metrics.requests == engine.stats.issued  # type: ignore[attr-defined]
+    assert 70 <= metrics.requests <= 110  # 2 slots x ~100 answers/s

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness_cli import ROOT, read_summary, run_harness, stall_server, start_harness
+from tests.support.harness_cli import ROOT, read_summary, run_dir, run_harness, stall_server, start_harness
 
 
 @pytest.mark.parametrize(("procs", "arrival"), [("1", "constant"), ("2", "constant"), ("2", "stages")])
@@ -33,7 +33,7 @@ def test_open_model_sends_exactly_the_intended_requests(tmp_path: Path, procs: s
     assert s["run"]["procs"] == int(procs)
     assert sum(row["requests"] for row in s["timeline"]) == expected
     assert s["endpoints"]["plate_validate"]["outcomes"] == {"ok": expected}
-    assert (tmp_path / "out" / "plate_validate.hgrm").read_text().splitlines()[0].split() == [
+    assert (run_dir(tmp_path / "out") / "plate_validate.hgrm").read_text().splitlines()[0].split() == [
         "Value", "Percentile", "TotalCount", "1/(1-Percentile)"]
 
 
@@ -56,14 +56,16 @@ def test_failed_check_exits_1_and_records_the_verdict(tmp_path: Path) -> None:
     assert res.returncode == 1
     s = read_summary(tmp_path)
     assert s["verdict"] == "fail"
-    assert [c["passed"] for c in s["checks"]] == [False, True]
+    # The default gate's error check is replaced by the user's; the floor is always there.
+    assert [(c["expr"], c["passed"]) for c in s["checks"]] == [
+        ("contract_violations==0", True), ("all.p99<1us", False), ("all.error_rate<1%", True), ("answered>0", True)]
     assert "FAIL  all.p99<1us" in res.stdout and "PASS  all.error_rate<1%" in res.stdout
 
 
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["--check", "all.p99<<3"], "check 'all.p99<<3': expected METRIC OP VALUE"),
+        (["--check", "all.p99<<3"], "check 'all.p99<<3' (--check): expected METRIC OP VALUE"),
         (["--duration", "soon"], "--duration: expected a duration such as 30s"),
         (["--rate", "-5"], "--rate: expected a positive rate"),
         (["--mix", "enforcement"], "--mix: expected name=weight"),
@@ -138,7 +140,9 @@ def test_ctrl_c_stops_cleanly_and_still_writes_the_report(tmp_path: Path, procs:
     s = read_summary(tmp_path)
     assert s["run"]["interrupted"] is True and s["verdict"] == "interrupted"
     assert 0 < s["run"]["duration_s"] < 10
-    assert s["totals"]["requests"] == answered > 100
+    assert s["totals"]["answered"] == answered > 100
+    # Every hit due before the interruption has one outcome (answered, or unsent).
+    assert s["totals"]["requests"] == sum(s["all"]["outcomes"].values()) == s["run"]["intended_requests"]
     assert "INTERRUPTED" in out
 
 
@@ -209,8 +213,8 @@ def test_the_api_token_never_reaches_a_report_or_the_output(tmp_path: Path) -> N
                           env=harness_env(OPSCOM_API_TOKEN=token))
     assert res.returncode in (0, 1), res.stderr
     assert token not in res.stdout and token not in res.stderr
-    written = list(tmp_path.iterdir())
-    assert {p.name for p in written} >= {"summary.json", "plate_validate.hgrm", "all.hgrm"}
+    written = list(run_dir(tmp_path).iterdir())
+    assert {p.name for p in written} >= {"summary.json", "metrics.json", "plate_validate.hgrm", "all.hgrm"}
     for path in written:
         assert token not in path.read_text(), path
 

@@ -127,7 +127,7 @@ def _credential_cases(ep: Endpoint) -> list[Case]:
         out += [
             Case(name, 9000, "path-without-client", path=lambda api: "/api" + sub),
             Case(name, 9000, "path-empty-client", path=lambda api: "/api/" + sub),
-            Case(name, 9000, "path-blank-client", path=lambda api: ep.path_for("%20")),
+            Case(name, 9000, "path-blank-client", path=lambda api: ep.path_for(" ")),
             Case(name, 9034, "path-other-client", path=lambda api: ep.path_for("OTHER_CLIENT")),
         ]
     return out

@@ -69,5 +69,13 @@ def start_harness(*args: str, env: dict[str, str] | None = None) -> subprocess.P
     )
 
 
+def run_dir(out: Path) -> Path:
+    """The run directory of a reports root (its latest run), or ``out`` itself."""
+    from harness.report.rundir import resolve_run
+
+    return resolve_run(out)
+
+
 def read_summary(out: Path) -> dict[str, Any]:
-    return json.loads((out / "summary.json").read_text())
+    """summary.json of the latest run under a reports root (or of a run directory)."""
+    return json.loads((run_dir(out) / "summary.json").read_text())

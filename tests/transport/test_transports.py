@@ -15,6 +15,7 @@ import pytest
 
 from harness.engine import Engine, EngineConfig, Model
 from harness.metrics import Metrics
+from harness.options import default_load
 from harness.opscom import ENDPOINTS, build_body
 from harness.opscom.outcome import Outcome
 from harness.pacing import ConstantPacer
@@ -48,19 +49,18 @@ def _outcomes(transport: str, controller: str, plate: str | None = None, *, toke
               timeout: float = 3.0, tls_verify: bool = True, requests: int = 40,
               connections: int | None = None) -> dict[str, dict[str, int]]:
     async def run() -> Metrics:
+        transport_config = TransportConfig(
+            controller=Origin.parse(controller), plate_service=Origin.parse(plate or controller),
+            connections=connections or requests, connect_timeout=1.0, request_timeout=timeout,
+            tls_verify=tls_verify,
+        )
         config = EngineConfig(
             model=Model.OPEN,
-            transport=transport,
-            transport_config=TransportConfig(
-                controller=Origin.parse(controller), plate_service=Origin.parse(plate or controller),
-                connections=connections or requests, connect_timeout=1.0, request_timeout=timeout,
-                tls_verify=tls_verify,
-            ),
             pacer=ConstantPacer(rate=requests * 4, duration=0.25),
-            drain_timeout=(requests / (connections or requests) + 1) * timeout + 1,
+            load=default_load(timeout=timeout, drain=(requests / (connections or requests) + 1) * timeout + 1),
         )
         metrics = Metrics()
-        engine = Engine(config, Source(token), metrics, make_transport(transport, config.transport_config))
+        engine = Engine(config, Source(token), metrics, make_transport(transport, transport_config))
         await engine.open()
         await engine.run(time.perf_counter_ns() + 20_000_000)
         return metrics
