@@ -257,7 +257,7 @@ def judge(plan: Plan, target: Target, run_id: str, started: datetime, results: l
         run_id=run_id,
         embedded_target=target.embedded,
     )
-    summary = build_summary(metrics, info, [row.as_json() for row in timeline.rows], plan.describe())
+    summary = build_summary(metrics, info, [row.brief() for row in timeline.rows], plan.describe())
     checks = evaluate(plan.checks, summary)
     summary["checks"] = [c.as_json() for c in checks]
     if errors:

@@ -153,6 +153,8 @@ class EndpointMetrics:
     expected: dict[int, int] = field(default_factory=dict)  # codes asked for and received
     iv_requests: int = 0  # the current timeline interval
     iv_errors: int = 0
+    iv_hist: Recorder | None = None  # its timed latencies
+    iv_outcomes: dict[Outcome, int] = field(default_factory=dict)  # its outcomes other than ok
 
     @property
     def sent(self) -> int:
@@ -205,7 +207,8 @@ class Tick:
     requests: int  # hits that ended in this second (any outcome)
     errors: int
     latency: str  # encoded histogram of the second's timed latencies
-    names: dict[str, list[int]] = field(default_factory=dict)  # name -> [requests, errors]
+    # name -> {"requests", "errors", "latency" (encoded histogram or ""), "outcomes" (non-ok)}
+    names: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def encode(self) -> dict[str, Any]:
         return {"second": self.second, "requests": self.requests, "errors": self.errors,
@@ -263,6 +266,12 @@ class Metrics:
         pair[0]._counts[index] += 1
         if outcome.timed:
             self._iv_hist._counts[index] += 1
+            iv = ep.iv_hist
+            if iv is None:
+                iv = ep.iv_hist = Recorder()
+            iv._counts[index] += 1
+        if not outcome.ok:
+            ep.iv_outcomes[outcome] = ep.iv_outcomes.get(outcome, 0) + 1
         us = (done_ns - sent_ns) // 1000
         if us > HIGHEST_US:
             us = HIGHEST_US
@@ -284,6 +293,7 @@ class Metrics:
             self._grow()
         ep = self.endpoints[key]
         ep.not_sent[outcome] = ep.not_sent.get(outcome, 0) + 1
+        ep.iv_outcomes[outcome] = ep.iv_outcomes.get(outcome, 0) + 1
         self._iv_requests += 1
         ep.iv_requests += 1
         self._judge(ep, outcome, expect)
@@ -337,11 +347,18 @@ class Metrics:
 
     def tick(self, second: int) -> Tick:
         """Close the current one-second interval and start the next."""
-        names: dict[str, list[int]] = {}
+        names: dict[str, dict[str, Any]] = {}
         for ep in self.endpoints:
             if ep.iv_requests:
-                names[ep.name] = [ep.iv_requests, ep.iv_errors]
+                names[ep.name] = {
+                    "requests": ep.iv_requests,
+                    "errors": ep.iv_errors,
+                    "latency": ep.iv_hist.encode() if ep.iv_hist is not None else "",
+                    "outcomes": {o.key: n for o, n in ep.iv_outcomes.items()},
+                }
                 ep.iv_requests = ep.iv_errors = 0
+                ep.iv_hist = None
+                ep.iv_outcomes = {}
         tick = Tick(second, self._iv_requests, self._iv_errors, self._iv_hist.encode(), names)
         self._iv_requests = 0
         self._iv_errors = 0

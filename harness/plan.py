@@ -543,14 +543,17 @@ def _procs(s: _Settings, model: Model, users: int | None, connections: int, note
     return procs
 
 
-def build_plan(sc: _Scenario | None, over: _Layer, *, source: SourceSpec | None = None) -> Plan:
+def build_plan(sc: _Scenario | None, over: _Layer, *, source: SourceSpec | None = None,
+               pacer: Pacer | None = None) -> Plan:
     file = sc.layer if sc else _Layer()
     s = _Settings(file, over)
     notes: list[str] = []
-    model = _model(s)
+    model = Model.OPEN if pacer is not None else _model(s)
     _refuse_ignored_flags(s, model)
-    if model is Model.OPEN:
-        pacer: Pacer | None = _pacer(s, notes)
+    if pacer is not None:
+        users = None  # the caller's own schedule (a recording's offsets)
+    elif model is Model.OPEN:
+        pacer = _pacer(s, notes)
         users = None
         if s.file.has("load.users") or s.file.has("load.think"):
             notes.append("the scenario's users/think are not used: this run is open (an arrival rate)")
@@ -614,14 +617,15 @@ def _shown(value: Any) -> str:
 
 
 def load_plan(scenario: str | Path | None = None, overrides: Mapping[str, Any] | None = None, *,
-              source: SourceSpec | None = None) -> Plan:
+              source: SourceSpec | None = None, pacer: Pacer | None = None) -> Plan:
     """The plan of a scenario file (or none: the defaults) with ``overrides`` on top.
 
     ``overrides`` maps option keys (``"load.rate"``, ``"load.duration"``,
     ``"checks.thresholds"``, ``"mix"``) to values as a user would write them, or
-    to ``Override(value, where)``. ``source`` replaces the synthetic mix (replay)."""
+    to ``Override(value, where)``. ``source`` replaces the synthetic mix and
+    ``pacer`` the arrival shape (replay: the recording's calls at their offsets)."""
     sc = read_scenario(Path(scenario)) if scenario is not None else None
     over = override_layer(overrides or {}, sc.layer if sc else _Layer())
-    plan = build_plan(sc, over, source=source)
+    plan = build_plan(sc, over, source=source, pacer=pacer)
     check_source(plan)
     return plan

@@ -1,14 +1,17 @@
 """The per-second timeline, merged across worker processes.
 
-Each worker closes a one-second interval with a ``Tick`` (counts per name and an
-encoded histogram of that second's latencies). A second is complete once every
-worker has reported it or a later one; its histograms are added, never its
-percentiles averaged. A tick that arrives after its second was completed (a
-worker more than a second behind) is added to that second, not appended twice.
+Each worker closes a one-second interval with a ``Tick`` (counts, non-ok outcomes
+and an encoded latency histogram, in total and per request name). A second is
+complete once every worker has reported it or a later one; its histograms are
+added, never its percentiles averaged. A tick that arrives after its second was
+completed (a worker more than a second behind) is added to that second, not
+appended twice.
 
-Seconds are kept compactly (counts and the encoded histogram, a few hundred
-bytes), so a 2-hour soak's 7,200 seconds cost a few MB, and the whole timeline can
-be persisted and rebuilt exactly (``encode``/``decode``).
+Seconds are kept compactly (counts, a few percentiles, and encoded histograms of a
+few hundred bytes), so a 2-hour soak's 7,200 seconds cost a few MB, and the whole
+timeline can be persisted and rebuilt exactly (``encode``/``decode``; the per-name
+histograms stay in memory for the live view and are not persisted, their
+percentiles are).
 """
 
 from __future__ import annotations
@@ -17,6 +20,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.metrics import Recorder, Tick
+
+
+def _percentiles(hist: Recorder) -> tuple[float, float, float]:
+    hdr = hist.hdr
+    if not hdr.get_total_count():
+        return 0.0, 0.0, 0.0
+    values = hdr.get_percentile_to_value_dict([50.0, 99.0])  # one pass
+    return values[50.0] / 1000, values[99.0] / 1000, hdr.get_max_value() / 1000
+
+
+@dataclass(frozen=True, slots=True)
+class NameSecond:
+    """One request name in one second."""
+
+    requests: int
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    outcomes: dict[str, int]  # other than ok
+    latency: str = field(default="", repr=False)  # encoded histogram ("" when none)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"requests": self.requests, "errors": self.errors, "p50_ms": self.p50_ms, "p99_ms": self.p99_ms,
+                "max_ms": self.max_ms, "outcomes": self.outcomes}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,37 +56,67 @@ class Second:
     p99_ms: float
     max_ms: float
     latency: str = field(repr=False)  # encoded histogram (timed outcomes)
-    names: dict[str, list[int]] = field(default_factory=dict)  # name -> [requests, errors]
+    names: dict[str, NameSecond] = field(default_factory=dict)
+
+    def brief(self) -> dict[str, Any]:
+        """summary.json's row: totals only (per-name detail is in metrics.json)."""
+        return {"t": self.t, "requests": self.requests, "errors": self.errors, "p50_ms": self.p50_ms,
+                "p99_ms": self.p99_ms, "max_ms": self.max_ms}
 
     def as_json(self) -> dict[str, Any]:
-        return {"t": self.t, "requests": self.requests, "errors": self.errors, "p50_ms": self.p50_ms,
-                "p99_ms": self.p99_ms, "max_ms": self.max_ms, "names": self.names}
+        return self.brief() | {"names": {n: v.as_json() for n, v in self.names.items()}}
 
     def encode(self) -> dict[str, Any]:
-        return {"t": self.t, "requests": self.requests, "errors": self.errors, "latency": self.latency,
-                "names": self.names}
+        return self.as_json() | {"latency": self.latency}
 
 
-def _second(t: int, requests: int, errors: int, hist: Recorder, names: dict[str, list[int]]) -> Second:
-    p50 = p99 = mx = 0.0
-    hdr = hist.hdr
-    if hdr.get_total_count():
-        values = hdr.get_percentile_to_value_dict([50.0, 99.0])  # one pass
-        p50, p99, mx = values[50.0] / 1000, values[99.0] / 1000, hdr.get_max_value() / 1000
-    return Second(t, requests, errors, p50, p99, mx, hist.encode(), names)
+class _Acc:
+    """A second being assembled from the workers' ticks."""
 
+    __slots__ = ("requests", "errors", "hist", "names")
 
-def _add_names(into: dict[str, list[int]], more: dict[str, list[int]]) -> None:
-    for name, (req, err) in more.items():
-        pair = into.setdefault(name, [0, 0])
-        pair[0] += req
-        pair[1] += err
+    def __init__(self) -> None:
+        self.requests = 0
+        self.errors = 0
+        self.hist = Recorder()
+        self.names: dict[str, list[Any]] = {}  # name -> [requests, errors, Recorder, outcomes]
+
+    def add(self, tick: Tick) -> None:
+        self.requests += tick.requests
+        self.errors += tick.errors
+        self.hist.add(Recorder.decode(tick.latency))
+        for name, d in tick.names.items():
+            acc = self.names.setdefault(name, [0, 0, Recorder(), {}])
+            acc[0] += d["requests"]
+            acc[1] += d["errors"]
+            if d.get("latency"):
+                acc[2].add(Recorder.decode(d["latency"]))
+            for key, n in d.get("outcomes", {}).items():
+                acc[3][key] = acc[3].get(key, 0) + n
+
+    def second(self, t: int) -> Second:
+        names = {}
+        for name, (req, err, hist, outcomes) in self.names.items():
+            p50, p99, mx = _percentiles(hist)
+            names[name] = NameSecond(req, err, p50, p99, mx, outcomes, hist.encode() if hist.hdr.get_total_count() else "")
+        p50, p99, mx = _percentiles(self.hist)
+        return Second(t, self.requests, self.errors, p50, p99, mx, self.hist.encode(), names)
+
+    @classmethod
+    def of(cls, row: Second) -> _Acc:
+        acc = cls()
+        acc.requests, acc.errors = row.requests, row.errors
+        acc.hist = Recorder.decode(row.latency)
+        for name, ns in row.names.items():
+            acc.names[name] = [ns.requests, ns.errors, Recorder.decode(ns.latency) if ns.latency else Recorder(),
+                               dict(ns.outcomes)]
+        return acc
 
 
 class Timeline:
     def __init__(self, workers: int = 1) -> None:
         self.workers = workers
-        self._pending: dict[int, tuple[int, int, Recorder, dict[str, list[int]]]] = {}
+        self._pending: dict[int, _Acc] = {}
         self._latest: dict[int, int] = {}  # worker -> last second it reported
         self._done: dict[int, Second] = {}
 
@@ -71,12 +129,11 @@ class Timeline:
         if isinstance(tick, dict):
             tick = Tick(**tick)
         if tick.second in self._done:  # late: fold it into the completed second
-            self._amend(tick)
+            acc = _Acc.of(self._done[tick.second])
+            acc.add(tick)
+            self._done[tick.second] = acc.second(tick.second)
             return []
-        requests, errors, hist, names = self._pending.get(tick.second, (0, 0, Recorder(), {}))
-        hist.add(Recorder.decode(tick.latency))
-        _add_names(names, tick.names)
-        self._pending[tick.second] = (requests + tick.requests, errors + tick.errors, hist, names)
+        self._pending.setdefault(tick.second, _Acc()).add(tick)
         self._latest[worker] = max(self._latest.get(worker, -1), tick.second)
         if len(self._latest) < self.workers:
             return []
@@ -89,19 +146,9 @@ class Timeline:
     def _complete_up_to(self, last: int) -> list[Second]:
         done = []
         for second in sorted(s for s in self._pending if s <= last):
-            requests, errors, hist, names = self._pending.pop(second)
-            row = self._done[second] = _second(second, requests, errors, hist, names)
+            row = self._done[second] = self._pending.pop(second).second(second)
             done.append(row)
         return done
-
-    def _amend(self, tick: Tick) -> None:
-        old = self._done[tick.second]
-        hist = Recorder.decode(old.latency)
-        hist.add(Recorder.decode(tick.latency))
-        names = {k: list(v) for k, v in old.names.items()}
-        _add_names(names, tick.names)
-        self._done[tick.second] = _second(tick.second, old.requests + tick.requests,
-                                          old.errors + tick.errors, hist, names)
 
     def encode(self) -> list[dict[str, Any]]:
         return [row.encode() for row in self.rows]
@@ -110,6 +157,8 @@ class Timeline:
     def decode(cls, rows: list[dict[str, Any]]) -> Timeline:
         timeline = cls(1)
         for row in rows:
-            timeline._done[row["t"]] = _second(row["t"], row["requests"], row["errors"],
-                                               Recorder.decode(row["latency"]), row.get("names", {}))
+            names = {n: NameSecond(v["requests"], v["errors"], v["p50_ms"], v["p99_ms"], v["max_ms"],
+                                   v.get("outcomes", {})) for n, v in row.get("names", {}).items()}
+            timeline._done[row["t"]] = Second(row["t"], row["requests"], row["errors"], row["p50_ms"],
+                                              row["p99_ms"], row["max_ms"], row["latency"], names)
         return timeline

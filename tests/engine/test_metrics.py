@@ -133,5 +133,7 @@ def test_ticks_count_every_outcome_per_name() -> None:
     m.record_not_sent(PP, DROPPED, None)
     tick = m.tick(0)
     assert (tick.requests, tick.errors) == (2, 1)
-    assert tick.names == {"plate_validate": [1, 0], "permit_push": [1, 1]}
+    assert {n: (d["requests"], d["errors"], d["outcomes"]) for n, d in tick.names.items()} == {
+        "plate_validate": (1, 0, {}), "permit_push": (1, 1, {"dropped": 1})}
+    assert tick.names["plate_validate"]["latency"] and not tick.names["permit_push"]["latency"]
     assert m.tick(1).names == {}

@@ -12,9 +12,9 @@ import pytest
 from harness.engine import Engine, EngineConfig, Model
 from harness.metrics import Metrics, percentiles_ms
 from harness.opscom import ENDPOINTS, OK, Outcome
+from harness.options import default_load
 from harness.pacing import ConstantPacer
 from harness.traffic.call import Call
-from harness.options import default_load
 from tests.engine.fake_transport import FakeTransport
 
 EP = ENDPOINTS["plate_validate"]

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness_cli import ROOT, read_summary, run_dir, run_harness, stall_server, start_harness
+from tests.support.harness_cli import (
+    ROOT,
+    read_summary,
+    run_dir,
+    run_harness,
+    stall_server,
+    start_harness,
+)
 
 
 @pytest.mark.parametrize(("procs", "arrival"), [("1", "constant"), ("2", "constant"), ("2", "stages")])

@@ -15,9 +15,9 @@ import pytest
 
 from harness.engine import Engine, EngineConfig, Model
 from harness.metrics import Metrics
-from harness.options import default_load
 from harness.opscom import ENDPOINTS, build_body
 from harness.opscom.outcome import Outcome
+from harness.options import default_load
 from harness.pacing import ConstantPacer
 from harness.traffic.call import Call
 from harness.transport import TRANSPORT_NAMES, Origin, TransportConfig, make_transport
