@@ -170,7 +170,7 @@ def install_signal_handlers(control: RunControl) -> Callable[[], None]:
     return remove
 
 
-def _worker_plans(plan: Plan, target: Target, run_id: str) -> list[WorkerPlan]:
+def _worker_plans(plan: Plan, target: Target, run_id: str, shard: tuple[int, int] = (0, 1)) -> list[WorkerPlan]:
     load = plan.load
     engine = EngineConfig(model=plan.model, pacer=plan.pacer, load=load)
     transport = TransportConfig(
@@ -192,21 +192,31 @@ def _worker_plans(plan: Plan, target: Target, run_id: str) -> list[WorkerPlan]:
         reference_seed=target.reference_seed if target.reference_seed is not None else int(load.seed),
     )
     procs = int(load.procs)
+    index, count = shard
+    # Shard k of N (a Locust worker's engine) takes hits k, k+N, ... of the one
+    # schedule; its process j of P is worker k + jN of NP, so the shards' processes
+    # together split the schedule exactly as one run's would.
     return [
-        WorkerPlan(worker=k, workers=procs, engine=e, transport=str(load.transport), transport_config=tc,
-                   source=plan.source, traffic=traffic)
-        for k, (e, tc) in enumerate(split(engine, transport, procs))
+        WorkerPlan(worker=index + j * count, workers=count * procs, engine=e, transport=str(load.transport),
+                   transport_config=tc, source=plan.source, traffic=traffic)
+        for j, (e, tc) in enumerate(split(engine, transport, procs))
     ]
 
 
 async def execute(plan: Plan, target: Target, *, control: RunControl | None = None,
-                  on_second: Callable[[Second], None] | None = None, run_id: str | None = None) -> RunResult:
+                  on_second: Callable[[Second], None] | None = None, run_id: str | None = None,
+                  shard: tuple[int, int] = (0, 1)) -> RunResult:
     """Run ``plan`` against ``target`` and judge it. ``on_second`` sees each second
     of the timeline once every worker has reported it; ``control`` stops the run
-    from outside (the caller installs signal handlers if it wants them)."""
+    from outside (the caller installs signal handlers if it wants them). ``shard``
+    (k, N): run only the k-th of N equal shares of the plan's schedule (a
+    distributed run; the caller merges the shards' metrics). The same ``run_id``
+    on every shard keeps their generated ids apart by worker number."""
     control = control or RunControl()
     run_id = run_id or secrets.token_hex(3)
-    plans = _worker_plans(plan, target, run_id)
+    if not 0 <= shard[0] < shard[1]:
+        raise ValueError(f"shard {shard[0]} of {shard[1]} does not exist")
+    plans = _worker_plans(plan, target, run_id, shard)
     timeline = Timeline(len(plans))
 
     def on_tick(worker: int, tick: Tick) -> None:

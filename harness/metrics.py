@@ -43,6 +43,7 @@ HIGHEST_US = 3_600_000_000  # one hour: anything slower is clamped, never droppe
 SIGNIFICANT_FIGURES = 3
 ENCODING_VERSION = 2
 BASES = ("intended", "sent")
+EXAMPLES_KEPT = 5  # per key of Metrics.examples
 PERCENTILES: tuple[tuple[str, float], ...] = (
     ("p50", 50.0),
     ("p90", 90.0),
@@ -231,6 +232,10 @@ class Metrics:
         # the drain are measured but not counted here.
         self.window_end_ns = 1 << 62
         self.sent_in_window = 0
+        # Named counters and a few JSON-able examples other parts keep beside the
+        # histograms (replay's behaviour diff); merged by addition / concatenation.
+        self.counters: dict[str, int] = {}
+        self.examples: dict[str, list[Any]] = {}
         # The current timeline interval, swapped out by ``tick()``.
         self._iv_requests = 0
         self._iv_errors = 0
@@ -343,6 +348,15 @@ class Metrics:
             ep.basis = basis
         return ep
 
+    def count(self, key: str, n: int = 1) -> None:
+        self.counters[key] = self.counters.get(key, 0) + n
+
+    def example(self, key: str, value: Any) -> None:
+        """Keep ``value`` (JSON-able) as an example under ``key``, the first few only."""
+        kept = self.examples.setdefault(key, [])
+        if len(kept) < EXAMPLES_KEPT:
+            kept.append(value)
+
     # --- timeline ----------------------------------------------------------------
 
     def tick(self, second: int) -> Tick:
@@ -390,6 +404,8 @@ class Metrics:
         return {
             "v": ENCODING_VERSION,
             "sent_in_window": self.sent_in_window,
+            "counters": dict(self.counters),
+            "examples": {k: list(v) for k, v in self.examples.items()},
             "endpoints": {
                 e.name: {
                     "basis": e.basis,
@@ -411,12 +427,19 @@ class Metrics:
         encoded = self.encode()
         self.endpoints = [EndpointMetrics(e.name, e.basis) for e in self.endpoints]
         self.sent_in_window = 0
+        self.counters = {}
+        self.examples = {}
         return encoded
 
     def merge(self, encoded: dict[str, Any]) -> None:
         if encoded.get("v") != ENCODING_VERSION:
             raise ValueError(f"metrics encoding version {encoded.get('v')!r}; this harness reads {ENCODING_VERSION}")
         self.sent_in_window += encoded.get("sent_in_window", 0)
+        for key, n in encoded.get("counters", {}).items():
+            self.count(key, n)
+        for key, values in encoded.get("examples", {}).items():
+            for value in values:
+                self.example(key, value)
         for name, data in encoded["endpoints"].items():
             ep = self.endpoint(name, data.get("basis", "intended"))
             ep.ok += data["ok"]

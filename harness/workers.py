@@ -146,7 +146,7 @@ def split(engine: EngineConfig, transport_config: TransportConfig, procs: int) -
     return out
 
 
-def build_source(plan: WorkerPlan) -> TrafficSource:
+def build_source(plan: WorkerPlan, metrics: Metrics | None = None) -> TrafficSource:
     t = plan.traffic
     ctx = TrafficContext(
         client=t.client,
@@ -160,6 +160,7 @@ def build_source(plan: WorkerPlan) -> TrafficSource:
         wall_start=datetime.now(UTC).replace(tzinfo=None),
         reference=reference_data(t.reference_seed),
         restricted_token=t.restricted_token,
+        metrics=metrics,
     )
     return plan.source.build(ctx)
 
@@ -175,7 +176,7 @@ async def run_worker(plan: WorkerPlan, channel: _Channel) -> WorkerResult:
     metrics = Metrics(late_threshold_ns=int(float(plan.engine.load.late_after) * 1e9), basis=plan.basis)
     engine: Engine | None = None
     try:
-        source = build_source(plan)
+        source = build_source(plan, metrics)
         transport = make_transport(plan.transport, plan.transport_config)
         engine = Engine(plan.engine, source, metrics, transport, worker=plan.worker, workers=plan.workers)
         await engine.open()

@@ -18,6 +18,7 @@ Accounting (the README's table says the same):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -27,6 +28,11 @@ from harness import __version__
 from harness.metrics import EndpointMetrics, Metrics, new_hdr, percentiles_ms
 
 SCHEMA = 2
+
+# Sections other parts add to summary.json from what the run measured: each hook
+# returns (section name, section) or None. Replay registers its "diff" here.
+SectionHook = Callable[[Metrics, "RunInfo"], "tuple[str, dict[str, Any]] | None"]
+SECTION_HOOKS: list[SectionHook] = []
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,7 +137,7 @@ def build_summary(metrics: Metrics, run: RunInfo, timeline: list[dict[str, Any]]
     totals["achieved_rps"] = metrics.sent_in_window / d if d > 0 else 0.0
     totals["achieved_rate"] = (metrics.sent_in_window / run.intended_requests
                                if run.model == "open" and run.intended_requests else None)
-    return {
+    summary: dict[str, Any] = {
         "schema": SCHEMA,
         "harness": {"version": __version__},
         "run": asdict(run),
@@ -145,3 +151,8 @@ def build_summary(metrics: Metrics, run: RunInfo, timeline: list[dict[str, Any]]
         "checks": [],
         "verdict": None,
     }
+    for hook in SECTION_HOOKS:
+        section = hook(metrics, run)
+        if section is not None:
+            summary[section[0]] = section[1]
+    return summary

@@ -118,6 +118,9 @@ class TrafficContext:
     wall_start: datetime  # UTC wall-clock time of the run's t=0, for date fields
     reference: ReferenceData  # which plates the target knows, and how
     restricted_token: str | None = None  # a token lacking permissions, to provoke 9002
+    # This worker's Metrics, for sources that count something of their own
+    # (Metrics.count / Metrics.example: replay's behaviour diff). None in unit tests.
+    metrics: Any = None
 
     def __post_init__(self) -> None:
         if not self.client:
