@@ -35,7 +35,7 @@ import orjson
 from aiohttp import web
 
 from harness.controller import db
-from harness.controller.config import ControllerConfig, normalise_client
+from harness.controller.config import CLIENT_CODE, ControllerConfig, normalise_client
 from harness.controller.faults import FaultInjector
 from harness.controller.handlers import Handler, Handlers
 from harness.controller.openapi import openapi_document
@@ -74,7 +74,10 @@ class Auth:
             return 9000
         if token is None or (type(token) is str and not token.strip()):  # blank = missing, as for fields
             return 9001
-        if type(token) is not str or type(client) is not str or normalise_client(client) != self._client:
+        # A client code of the wrong form (spaces, other characters) names no client.
+        if type(token) is not str or type(client) is not str or not CLIENT_CODE.fullmatch(client):
+            return 9034
+        if normalise_client(client) != self._client:
             return 9034
         perms = self._tokens.get(token)
         if perms is None:
