@@ -17,6 +17,7 @@ with ``http_status_for(code)``. Routes:
     POST /api/{client}/v1/...    the eight controller endpoints (catalogue paths)
     POST /api/v1/... , /api//v1/...   the same without a client code: 9000
     POST /api/v1/validate/plate  the plate service, client in the body
+    any other method on those    405 with ``Allow: POST``
     GET  /healthz, /openapi.json
     anything else                404 with a JSON body (no OPSCOM code)
 """
@@ -34,7 +35,7 @@ import orjson
 from aiohttp import web
 
 from harness.controller import db
-from harness.controller.config import ControllerConfig, normalise_client
+from harness.controller.config import CLIENT_CODE, ControllerConfig, normalise_client
 from harness.controller.faults import FaultInjector
 from harness.controller.handlers import Handler, Handlers
 from harness.controller.openapi import openapi_document
@@ -48,6 +49,8 @@ CONNECTION_KEY = web.AppKey("db", sqlite3.Connection)
 FAULTS_KEY = web.AppKey("faults", FaultInjector)
 _PARSE_ERROR = 9003
 _TOO_LARGE = 413
+# Every API path takes POST only; a 405 names it in ``Allow`` (RFC 9110 §15.5.6).
+_ALLOWED_METHODS = "POST"
 _RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -71,7 +74,10 @@ class Auth:
             return 9000
         if token is None or (type(token) is str and not token.strip()):  # blank = missing, as for fields
             return 9001
-        if type(token) is not str or type(client) is not str or normalise_client(client) != self._client:
+        # A client code of the wrong form (spaces, other characters) names no client.
+        if type(token) is not str or type(client) is not str or not CLIENT_CODE.fullmatch(client):
+            return 9034
+        if normalise_client(client) != self._client:
             return 9034
         perms = self._tokens.get(token)
         if perms is None:
@@ -79,8 +85,8 @@ class Auth:
         return 0 if permission in perms else 9002
 
 
-def _json(doc: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(doc), status=status, content_type=JSON)
+def _json(doc: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(doc), status=status, content_type=JSON, headers=headers)
 
 
 async def _not_found(request: web.Request) -> web.Response:
@@ -101,7 +107,8 @@ def _api_route(endpoint: Endpoint, handler: Handler, auth: Auth, *, client_in_pa
 
     async def handle(request: web.Request) -> web.Response:
         if request.method != "POST":
-            return _json({"status": 405, "detail": "method not allowed", "allowed": ["POST"]}, status=405)
+            return _json({"status": 405, "detail": "method not allowed", "allowed": [_ALLOWED_METHODS]},
+                         status=405, headers={"Allow": _ALLOWED_METHODS})
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:

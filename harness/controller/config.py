@@ -24,7 +24,9 @@ DEFAULT_MAX_BODY = 1024 * 1024
 # The one line ``harness serve`` prints when it is ready (``process.py`` waits for it).
 READY_PREFIX = "harness serve: listening on "
 
-_CLIENT = re.compile(r"^[A-Za-z0-9_-]+$")
+# The form of a client code, in flags and in requests (path segment or the plate
+# service's ``client`` field). Checked with ``fullmatch``: no surrounding spaces.
+CLIENT_CODE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def normalise_client(code: str) -> str:
@@ -171,7 +173,7 @@ class ControllerConfig:
     max_body: int = DEFAULT_MAX_BODY
 
     def __post_init__(self) -> None:
-        if not _CLIENT.match(self.client.strip()):
+        if not CLIENT_CODE.fullmatch(self.client.strip()):
             raise ConfigError(f"--client: expected letters, digits, '-' or '_' such as OC_TOMA, got {self.client!r}")
         object.__setattr__(self, "client", normalise_client(self.client))
         if not 0 <= self.port <= 65535:

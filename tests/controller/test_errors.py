@@ -7,6 +7,7 @@ fails when ``Endpoint.codes`` gains a code no case provokes.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -148,3 +149,19 @@ def test_rules_run_right_after_their_field(api: Api) -> None:
     assert_refused(api.post(api.path("profile_push"), body), "profile_push", 9020)
     del body["first_name"]
     assert_refused(api.post(api.path("profile_push"), body), "profile_push", 9017)
+
+
+@pytest.mark.parametrize("client", ["oc-toma", "Oc_Toma"])
+def test_client_codes_ignore_case_and_dash_or_underscore(api: Api, client: str) -> None:
+    body = valid_body(api, "plate_validate")
+    assert api.post(api.path("plate_validate"), {**body, "client": client}).code == 0
+    assert api.post(api.path("permit_stats", client), valid_body(api, "permit_stats")).code == 0
+
+
+@pytest.mark.parametrize("client", [" OC_TOMA", "OC_TOMA\n", "OC TOMA", "OC.TOMA", "ÖC_TOMA"])
+def test_a_client_code_of_another_form_names_no_client(api: Api, client: str) -> None:
+    # The OpenAPI document gives the form as ^[A-Za-z0-9_-]+$; nothing else is this client.
+    body = valid_body(api, "plate_validate")
+    assert_refused(api.post(api.path("plate_validate"), {**body, "client": client}), "plate_validate", 9034)
+    path = api.path("permit_stats", quote(client, safe=""))
+    assert_refused(api.post(path, valid_body(api, "permit_stats")), "permit_stats", 9034)

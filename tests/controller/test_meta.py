@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from support.api import Api
 
+from harness.controller.openapi import openapi_document
+from harness.controller.request_schema import client_schema
 from harness.opscom.endpoints import ENDPOINT_LIST, Presence
 from harness.opscom.errors import http_status_for
 
@@ -38,7 +41,8 @@ def _refs(node: Any) -> list[str]:
 
 def test_openapi_describes_the_nine_endpoints_from_the_catalogue(api: Api) -> None:
     doc = get(api, "/openapi.json")
-    assert doc["openapi"].startswith("3.") and doc["info"]["title"] and doc["info"]["version"]
+    assert doc == orjson.loads(orjson.dumps(openapi_document())), "served as generated from the catalogue"
+    assert doc["openapi"] == "3.1.0" and doc["info"]["title"] and doc["info"]["version"]
     assert set(doc["paths"]) == {ep.path for ep in ENDPOINT_LIST} and len(doc["paths"]) == 9
     for ref in _refs(doc):
         assert _resolve(doc, ref)["type"] == "object"
@@ -50,17 +54,14 @@ def test_openapi_describes_the_nine_endpoints_from_the_catalogue(api: Api) -> No
         aliases = {a for f in ep.fields for a in f.aliases}
         assert set(schema["properties"]) == aliases | {ep.token_field} | ({"client"} if ep.client_field else set())
         required = [f for f in ep.fields if f.presence is Presence.REQUIRED]
-        assert [c["anyOf"] for c in schema.get("allOf", [])] == [[{"required": [a]} for a in f.aliases] for f in required]
+        assert [c["anyOf"] for c in schema.get("allOf", []) if "anyOf" in c] == [
+            [{"required": [a]} for a in f.aliases] for f in required]
         for f in ep.fields:
             for alias in f.aliases:
-                prop = schema["properties"][alias]
-                assert "description" in prop and ("type" in prop or "oneOf" in prop)
-                if f.max_len and not f.truncate and not alias.endswith("ID"):
-                    assert prop["maxLength"] == f.max_len
-                if f.choices:
-                    assert prop["enum"] == list(f.choices)
+                assert schema["properties"][alias]["description"].startswith(f.name)
         if "{client}" in ep.path:
-            assert op["parameters"][0]["name"] == "client" and op["parameters"][0]["in"] == "path"
+            param = op["parameters"][0]
+            assert param["name"] == "client" and param["in"] == "path" and param["schema"] == client_schema()
         responses = op["responses"]
         assert "200" in responses
         for code in ep.codes:

@@ -72,9 +72,11 @@ def test_unknown_paths_answer_404_json_without_an_opscom_code(api: Api, method: 
 
 
 def test_api_paths_only_take_post(api: Api) -> None:
-    for method in ("GET", "PUT", "DELETE"):
-        reply = api.post_raw(api.path("plate_validate"), b"", method=method)
-        assert reply.status == 405 and reply.json["allowed"] == ["POST"]
+    for endpoint in ("plate_validate", "permit_push"):
+        for method in ("GET", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"):
+            reply = api.post_raw(api.path(endpoint), b"", method=method)
+            assert reply.status == 405 and reply.json["allowed"] == ["POST"]
+            assert reply.allow == "POST", "RFC 9110 §15.5.6: a 405 lists the allowed methods"
 
 
 async def _abandon(target: Target, raw: bytes) -> None:

@@ -60,6 +60,7 @@ class Reply:
     status: int
     raw: bytes
     content_type: str
+    allow: str | None = None  # the Allow header, sent with a 405
 
     @property
     def json(self) -> Any:
@@ -114,7 +115,7 @@ class Api:
                 continue
             if resp.getheader("Connection", "").lower() == "close":
                 self.close()
-            return Reply(resp.status, raw, resp.getheader("Content-Type", ""))
+            return Reply(resp.status, raw, resp.getheader("Content-Type", ""), resp.getheader("Allow"))
         raise AssertionError("unreachable")
 
     def post(self, path: str, body: Any) -> Reply:
