@@ -431,6 +431,13 @@ def _target(s: _Settings) -> TargetSettings:
         check_client_code(client)
     except ValueError as exc:
         raise ConfigError(f"{client_where}: {exc}") from None
+    if s.raw("target.url")[0] is None:
+        from harness.controller.config import CLIENT_CODE
+
+        if not CLIENT_CODE.fullmatch(client):
+            raise ConfigError(f"{client_where}: the embedded reference controller serves client codes of letters, "
+                              f"digits, '-' and '_' (such as OC_TOMA), got {client!r}; name a --target to use "
+                              "another")
     return TargetSettings(
         url=s.get("target.url"),
         plate_service=s.get("target.plate_service"),
