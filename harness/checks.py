@@ -177,8 +177,7 @@ class _Bad(ValueError):
 def _code_kind(code: str) -> str:
     if not code.isdigit() or int(code) not in ERROR_MESSAGES:
         lo, hi = min(ERROR_MESSAGES), max(ERROR_MESSAGES)
-        raise _Bad(f"{code!r} is not an OPSCOM error code; expected one of {lo}..{hi} from the catalogue"
-                   + _hint(code, map(str, ERROR_MESSAGES)))
+        raise _Bad(f"{code!r} is not an OPSCOM error code; expected one of {lo}..{hi} from the catalogue")
     return "count"
 
 

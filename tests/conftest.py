@@ -67,3 +67,13 @@ def controller_factory() -> Iterator[StartController]:
     finally:
         for target in started:
             target.process.stop()
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -24,17 +24,32 @@ class StallServer:
     process: subprocess.Popen[str]
 
     def answered(self) -> int:
+        return int(self._get("/count")["answered"])
+
+    def seen(self) -> list[str]:
+        """The request lines of the first POSTs it received ("POST /api/...")."""
+        return list(self._get("/seen")["seen"])
+
+    def _get(self, path: str) -> dict[str, Any]:
         ctx = ssl._create_unverified_context() if self.url.startswith("https") else None  # our own test cert
-        with urllib.request.urlopen(self.url + "/count", timeout=5, context=ctx) as resp:
-            return int(json.load(resp)["answered"])
+        with urllib.request.urlopen(self.url + path, timeout=5, context=ctx) as resp:
+            return dict(json.load(resp))
 
 
 @contextmanager
-def stall_server(*stalls: str, tls: tuple[Path, Path] | None = None) -> Iterator[StallServer]:
-    """A stall server; each stall is "START:LENGTH" seconds after its first request."""
+def stall_server(*stalls: str, tls: tuple[Path, Path] | None = None, hang_after: float | None = None,
+                 reset: bool = False, status: int | None = None) -> Iterator[StallServer]:
+    """A stall server; each stall is "START:LENGTH" seconds after its first request.
+    ``hang_after``/``reset``/``status``: the failure modes of ``stall_server.py``."""
     args = [sys.executable, str(STALL_SERVER)]
     if tls:
         args += ["--tls", str(tls[0]), str(tls[1])]
+    if hang_after is not None:
+        args += ["--hang-after", str(hang_after)]
+    if reset:
+        args.append("--reset")
+    if status is not None:
+        args += ["--status", str(status)]
     for s in stalls:
         args += ["--stall", s]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
