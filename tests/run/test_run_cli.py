@@ -207,7 +207,8 @@ def test_ctrl_c_at_a_terminal_leaves_the_embedded_target_up_while_draining(tmp_p
     assert proc.returncode == 130, err
     s = read_summary(tmp_path)
     assert s["run"]["interrupted"] and s["totals"]["requests"] > 100
-    assert s["totals"]["errors"] == 0, s["endpoints"]  # no request lost to a dead target
+    # No request lost to a dead target: the only errors are hits due at the signal, never sent.
+    assert s["totals"]["errors"] == s["totals"]["unsent"] <= 4, s["endpoints"]
 
 
 def test_the_api_token_never_reaches_a_report_or_the_output(tmp_path: Path) -> None:
