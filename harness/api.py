@@ -60,7 +60,7 @@ from harness.workers import (
 __all__ = [
     "EXIT_CODES", "Override", "Plan", "RunControl", "RunResult", "Target", "embedded_controller",
     "execute", "external_target", "install_signal_handlers", "load_plan", "open_target", "run",
-    "write_result",
+    "serve_controller", "write_result",
 ]
 
 EXIT_CODES = {"pass": 0, "fail": 1, "error": 3, "interrupted": 130}
@@ -120,6 +120,14 @@ def embedded_controller(*, seed: int = 1, client: str = "OC_TOMA", extra_args: t
         origin = Origin.parse(ctl.url)
         yield Target(controller=origin, plate_service=origin, token=token, restricted_token=restricted,
                      embedded=True, reference_seed=seed)
+
+
+def serve_controller(config: Any, *, exit_on_stdin_eof: bool = False) -> None:
+    """Run the reference controller (a ``harness.controller.config.ControllerConfig``)
+    in this process until SIGINT or SIGTERM: what ``harness serve`` does."""
+    from harness.controller.serve import serve_until_stopped
+
+    serve_until_stopped(config, exit_on_stdin_eof=exit_on_stdin_eof)
 
 
 @contextlib.contextmanager

@@ -195,7 +195,7 @@ def read_scenario(path: Path) -> _Scenario:
     layer = _Layer()
 
     def where(section: str, key: str) -> str:
-        line = _line_of(text, section, key)
+        line = _line_of(text, section, key) or (_line_of_table(text, key) if not section else None)
         loc = f"{path}:{line}" if line else str(path)
         return f"{loc}: [{section}] {key}" if section else f"{loc}: {key}"
 

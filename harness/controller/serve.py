@@ -143,8 +143,8 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
+def serve_until_stopped(config: ControllerConfig, *, exit_on_stdin_eof: bool = False) -> None:
+    """Serve in this process until SIGINT or SIGTERM (``harness.api.serve_controller``)."""
     # Until serve() installs the loop's handlers, SIGTERM ends the process the way
     # SIGINT does (cleanly, exit 0) instead of killing it outright.
     previous = signal.signal(signal.SIGTERM, _interrupt)
@@ -152,10 +152,16 @@ def main(args: argparse.Namespace) -> int:
     logging.getLogger("aiohttp.server").addFilter(quiet)
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(serve(config, exit_on_stdin_eof=bool(getattr(args, "exit_on_stdin_eof", False))))
+            runner.run(serve(config, exit_on_stdin_eof=exit_on_stdin_eof))
     except KeyboardInterrupt:  # a signal before the loop's handlers were installed
         pass
     finally:  # leave the process as found (main may run inside another program)
         signal.signal(signal.SIGTERM, previous)
         logging.getLogger("aiohttp.server").removeFilter(quiet)
+
+
+def main(args: argparse.Namespace) -> int:
+    from harness.api import serve_controller
+
+    serve_controller(config_from_args(args), exit_on_stdin_eof=bool(getattr(args, "exit_on_stdin_eof", False)))
     return 0
