@@ -1,3 +1,3 @@
 """OPSCOM load and replay harness."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
