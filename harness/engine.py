@@ -137,6 +137,7 @@ class Engine:
         self._think_ns = int(float(config.load.think or 0) * 1e9)
         self._settled: asyncio.Event | None = None
         self._stop_issuing: asyncio.Event | None = None
+        self._next_tick = 0  # the second the next timeline tick closes
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -182,7 +183,9 @@ class Engine:
             self._end_backlog(UNSENT)
             await self.transport.close()
             if on_tick is not None:
-                self._safe_tick(on_tick, self._second_now())
+                # The interval since the last tick, under the next second's number (so
+                # the timeline has no gap when the run ends just before a tick).
+                self._safe_tick(on_tick, self._next_tick)
         end = _now()
         return EngineStats(
             issued=self.issued,
@@ -443,9 +446,6 @@ class Engine:
 
     # --- the timeline -----------------------------------------------------------------------
 
-    def _second_now(self) -> int:
-        return max(0, (_now() - self.t0) // 1_000_000_000)
-
     def _safe_tick(self, on_tick: Callable[[Tick], None], second: int) -> None:
         try:
             on_tick(self.metrics.tick(second))
@@ -453,14 +453,14 @@ class Engine:
             self._crash(exc)
 
     async def _tick_every_second(self, on_tick: Callable[[Tick], None] | None) -> None:
-        second = 0
         while True:
+            second = self._next_tick
             await _sleep_until(self.t0 + (second + 1) * 1_000_000_000)
+            self._next_tick = second + 1
             if on_tick is not None:
                 self._safe_tick(on_tick, second)
             else:
                 self.metrics.tick(second)
-            second += 1
 
 
 async def _sleep_until(when_ns: int) -> None:

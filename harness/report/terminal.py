@@ -72,6 +72,10 @@ class LiveView:
         self._write(text + "\n")
 
     def end(self) -> None:
+        """The run is over: in a log, the last (partial) interval gets its line too."""
+        if self._pending and not self.tty and not self.quiet:
+            self._write(self._line(self._pending, self._pending[-1].t + 1) + "\n")
+        self._pending = []
         if self._drawn:
             self._write("\n")
             self._drawn = False

@@ -79,10 +79,10 @@ async def test_a_slow_target_queues_requests_and_the_wait_counts() -> None:
     latency, service = percentiles_ms(ep.latency()), percentiles_ms(ep.latency(service=True))
     assert service["max"] < 150
     # The 100th request waits for 98 others at 20/s: ~4.9 s after its intended time - 1 s.
-    assert 3500 < latency["max"] < 5000
+    assert 3500 < latency["max"] < 6500  # later on a loaded machine, never earlier
     assert ep.late > 80  # sent more than 10 ms after its time
     # Only what went out during the 1 s schedule counts as applied load (~20 of 100).
-    assert 14 <= metrics.sent_in_window <= 24
+    assert 10 <= metrics.sent_in_window <= 24
 
 
 async def test_a_full_backlog_drops_and_counts() -> None:

@@ -253,10 +253,16 @@ def test_a_run_directory_falls_back_to_the_temporary_directory(tmp_path: Path) -
             raise OSError(28, "No space left on device")
         (directory / "summary.json").write_text("{}")
 
-    written = write_run_dir(tmp_path / "reports" / "smoke", "20260101T000000Z-abc123", fill)
-    assert written.fallback and "No space left on device" in (written.problem or "")
-    assert written.path.name == "20260101T000000Z-abc123" and (written.path / "summary.json").exists()
-    assert not (tmp_path / "reports" / "smoke" / "20260101T000000Z-abc123").exists()
+    name = f"20260101T000000Z-{os.urandom(4).hex()}"
+    written = write_run_dir(tmp_path / "reports" / "smoke", name, fill)
+    try:
+        assert written.fallback and "No space left on device" in (written.problem or "")
+        assert written.path.name == name and (written.path / "summary.json").exists()
+        assert not (tmp_path / "reports" / "smoke" / name).exists()
+    finally:
+        import shutil
+
+        shutil.rmtree(written.path, ignore_errors=True)
 
 
 def test_credentials_in_a_url_are_refused_and_never_echoed(tmp_path: Path) -> None:
