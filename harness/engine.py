@@ -291,6 +291,8 @@ class Engine:
 
     def _answered_open(self, slot: Slot, call: Call, intended: int, sent: int, done: int,
                        outcome: Outcome, doc: Any) -> None:
+        # Each answer path starts with the same two steps (record, feedback), written
+        # out rather than called: this runs once per request, and a call costs.
         try:
             self.metrics.record(call.key, outcome, call.expect, intended, sent, done)
             if call.feedback:
