@@ -26,7 +26,7 @@ from harness.checks import DEFAULT_CHECKS, FLOOR_CHECK
 from harness.errors import ConfigError
 from harness.options import add_option_arguments
 from harness.plan import load_plan, overrides_from_args
-from harness.report.terminal import LiveView, render_table
+from harness.report.terminal import live_feed, print_end_of_run
 
 EXIT_REPORT_LOST = 3
 
@@ -101,23 +101,34 @@ def _prepare(root: Path) -> None:
 def run_with_console(plan: Plan, *, quiet: bool = False) -> int:
     """Run a plan with the live view, signals handled, the report kept and printed."""
     _prepare(plan.output)
-    live = LiveView(plan.duration, quiet=quiet)
+    feed = live_feed(plan, quiet=quiet)
     control = RunControl()
+
+    def say(text: str) -> None:
+        if feed is not None:
+            feed.message(text)
 
     async def go() -> RunResult:
         remove = install_signal_handlers(control)
         try:
             with open_target(plan) as target:
                 where = target.controller.url + (" (embedded reference controller)" if target.embedded else "")
-                live.message(describe(plan, where))
+                say(describe(plan, where))
                 for note in plan.notes:
-                    live.message(f"note: {note}")
-                return await execute(plan, target, control=control, on_second=live.second)
+                    say(f"note: {note}")
+                return await execute(plan, target, control=control,
+                                     on_second=feed.on_second if feed is not None else None)
         finally:
             remove()
 
-    result = uvloop.run(go())
-    live.end()
+    if feed is not None:
+        control.listen(feed.stopping, lambda: None)
+        feed.start()  # "connecting" while the target starts and the workers connect
+    try:
+        result = uvloop.run(go())
+    finally:
+        if feed is not None:
+            feed.close()
     return keep(result)
 
 
@@ -136,9 +147,7 @@ def keep(result: RunResult) -> int:
     if result.log:
         _err("details: " + (str(written.path / "run.log") if written else "(not written)"))
     try:
-        print(render_table(result.summary), flush=True)
-        if written is not None:
-            print(f"report: {written.path}", flush=True)
+        print_end_of_run(result.summary, str(written.path) if written is not None else None)
     except BrokenPipeError:
         from harness.api import ignore_sigpipe_output
 
