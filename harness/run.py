@@ -27,34 +27,44 @@ from harness.errors import ConfigError
 from harness.options import add_option_arguments
 from harness.plan import load_plan, overrides_from_args
 from harness.report.terminal import live_feed, print_end_of_run
+from harness.usage import RUN_EXIT_CODES, verb_help
 
 EXIT_REPORT_LOST = 3
 
-EPILOG = f"""\
-default gate (unless the scenario sets [checks] defaults = false; a check of yours on
-the same metric replaces the default one): {', '.join(DEFAULT_CHECKS)}; and always {FLOOR_CHECK}.
+NOTES = (
+    f"default gate (unless the scenario sets [checks] defaults = false; a check of yours on the\n"
+    f"same metric replaces the default one): {', '.join(DEFAULT_CHECKS)}; and always {FLOOR_CHECK}.",
+    "while it runs: a live view on a terminal (progress, rates, a table per endpoint, the checks\n"
+    "so far); a plain line every 5 s elsewhere (CI logs, pipes); nothing with --quiet. NO_COLOR\n"
+    "turns colour off.",
+)
+EXAMPLES = (
+    "harness run scenarios/smoke.toml",
+    "harness run --rate 500 --duration 1m --mix enforcement=90,meters=10 --check 'plate_validate.p99<50ms'",
+    "OPSCOM_API_TOKEN=... harness run scenarios/release.toml --target http://127.0.0.1:8080",
+)
 
-exit status: 0 pass, 1 a check failed, 2 usage error (nothing sent), 3 harness error,
-130 interrupted (SIGINT, SIGTERM or SIGHUP; a second signal ends at once).
-
-examples:
-  harness run scenarios/smoke.toml
-  harness run --rate 500 --duration 1m --mix enforcement=90,meters=10 --check 'plate_validate.p99<50ms'
-  OPSCOM_API_TOKEN=... harness run scenarios/release.toml --target http://127.0.0.1:8080
-"""
+# What leaving out a flag without a default value means.
+UNSET = {
+    "--users": "none: the open model, at --rate",
+    "--allow-host": "none: loopback targets only",
+    "--check": "none: the default gate below",
+}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.epilog = EPILOG
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("scenario", nargs="?", help="scenario file (TOML); flags override it")
+    p.add_argument("scenario", nargs="?",
+                   help="scenario file (TOML); flags override it (default: none: every setting at its default; "
+                        "harness init writes a starter)")
     groups = add_option_arguments(p, ("target", "load", "checks", "output"))
     groups["load"].add_argument("--mix", metavar="NAME=W,...",
                                 help="traffic mix, e.g. enforcement=80,meters=15,invalid=5 "
                                      "(default: enforcement=80,meters=12,integrations=5,invalid=3)")
-    groups["output"].add_argument("--quiet", action="store_true", help="no live view")
+    groups["output"].add_argument("--quiet", action="store_true",
+                                  help="no live view (the tables and the verdict still print at the end)")
     groups["output"].add_argument("--dry-run", action="store_true",
                                   help="check the scenario and flags, print the effective plan, send nothing")
+    verb_help(p, exit_codes=RUN_EXIT_CODES, examples=EXAMPLES, notes=NOTES, unset=UNSET)
 
 
 def main(args: argparse.Namespace) -> int:
