@@ -36,6 +36,7 @@ from harness.traffic.invalid import InvalidTraffic
 from harness.traffic.meters import MeterTraffic
 from harness.traffic.shared import Shared
 from harness.traffic.skew import SEQUENCE_LENGTH, rng_for, stratified_sequence
+from harness.usage import suggest
 
 
 class Generator(Protocol):
@@ -134,7 +135,7 @@ def _check_weights(mix: Mapping[str, Any], file: str) -> dict[str, float]:
     for name, w in mix.items():
         if name not in GENERATORS:
             known = ", ".join(GENERATORS)
-            raise ConfigError(f"{where} {name}: unknown generator (known: {known})")
+            raise ConfigError(f"{where} {name}: unknown generator{suggest(name, GENERATORS)} (known: {known})")
         if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) or w < 0:
             raise ConfigError(f"{where} {name}: expected a non-negative weight, got {w!r}")
         weights[name] = float(w)
@@ -160,7 +161,8 @@ def build_source(
     weights = _check_weights(mix, file)
     for name in options:
         if name not in weights:
-            hint = "unknown generator" if name not in GENERATORS else "generator not in [mix]"
+            hint = (f"unknown generator{suggest(name, GENERATORS)}" if name not in GENERATORS
+                    else "generator not in [mix]")
             table = _section(file, f"traffic.{name}")
             raise ConfigError(f"{table}: {hint} (the mix has: {', '.join(weights)})")
     shared = Shared()

@@ -19,6 +19,7 @@ from typing import Any
 
 from harness import units
 from harness.errors import ConfigError
+from harness.usage import suggest
 
 
 def parse_duration(text: Any) -> float | None:
@@ -138,7 +139,8 @@ class Options:
         for name, w in value.items():
             if name not in defaults:
                 raise ConfigError(
-                    f"{self._where} {key}.{name}: unknown name (known: {', '.join(defaults)})"
+                    f"{self._where} {key}.{name}: unknown name{suggest(name, defaults)} "
+                    f"(known: {', '.join(defaults)})"
                 )
             if not _is_number(w) or w < 0:
                 raise self.error(f"{key}.{name}", "a non-negative number", w)
@@ -161,4 +163,6 @@ class Options:
         unknown = [k for k in self._table if k not in self._read]
         if unknown:
             known = ", ".join(sorted(self._read))
-            raise ConfigError(f"{self._where} {unknown[0]}: unknown option (known: {known})")
+            raise ConfigError(
+                f"{self._where} {unknown[0]}: unknown option{suggest(unknown[0], self._read)} (known: {known})"
+            )
