@@ -27,6 +27,7 @@ from harness.usage import explain
 VERBS: dict[str, tuple[str, str]] = {
     "serve": ("harness.controller.serve", "run the reference OPSCOM controller"),
     "run": ("harness.run", "drive load at a controller and check thresholds"),
+    "init": ("harness.init", "write a starter scenario with every key at its default"),
 }
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
