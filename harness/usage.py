@@ -42,7 +42,10 @@ MIN_EXAMPLES = 3
 
 def suggest(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'run'?)`` for the closest of ``choices``, or ""."""
-    close = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
+    options = sorted(set(choices))
+    # An abbreviation (--dur) means the one choice it begins; otherwise the closest spelling.
+    begun = [c for c in options if c.startswith(word)] if len(word.lstrip("-")) >= 2 else []
+    close = begun if len(begun) == 1 else difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     if not close:
         return ""
     shown = close[0] if close[0].startswith("-") else repr(close[0])  # flags bare, words quoted

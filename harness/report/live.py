@@ -238,7 +238,7 @@ class LiveState:
         if not live_judgeable(check):
             return LiveCheck(check.expr, CheckState.PENDING, f"judged at the end (threshold {threshold})")
         result = check.evaluate(summary)
-        if result.value is None:
+        if result.value is None or not self.rows:
             return LiveCheck(check.expr, CheckState.PENDING, f"nothing measured yet (threshold {threshold})")
         shown = f"{result.measured} so far (threshold {threshold})"
         if result.passed:
