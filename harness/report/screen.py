@@ -110,10 +110,11 @@ def _endpoints(state: LiveState) -> Table:
             for key, n in ns.outcomes.items():
                 outcomes[key] = outcomes.get(key, 0) + n
         timed = last.max_ms > 0
+        table.add_section()
         table.add_row(Text("all", style="bold"), f"{last.requests:,}", ms(last.p50_ms) if timed else "-",
                       ms(last.p99_ms) if timed else "-", ms(last.max_ms) if timed else "-",
                       f"{error_share(ok_of(last.requests, outcomes), last.errors):.2%}",
-                      outcomes_text(outcomes), ms(state.all.max_ms), end_section=False)
+                      outcomes_text(outcomes), ms(state.all.max_ms))
     return table
 
 
