@@ -37,6 +37,7 @@ _STATE_WORDS = {CheckState.PASS: ("PASS", "bold green"), CheckState.FAIL: ("FAIL
 _PHASE_STYLES = {Phase.CONNECTING: "cyan", Phase.RUNNING: "bold", Phase.DRAINING: "magenta",
                  Phase.STOPPING: "bold yellow", Phase.DONE: "green"}
 _BAR_WIDTH = 40
+MAX_NAMES = 12  # rows of the live table; the frame must fit a terminal
 
 
 def clock(seconds: float) -> str:
@@ -97,12 +98,22 @@ def _endpoints(state: LiveState) -> Table:
         table.add_column(head, justify="right", no_wrap=True)
     table.add_column("non-ok", no_wrap=True)
     table.add_column("run max", justify="right", no_wrap=True)
-    for name, ns in state.interval():
+    rows = state.interval()
+    if len(rows) > MAX_NAMES:
+        # Many names (a recording's): the busiest so far, still in catalogue order.
+        busiest = set(sorted(state.names, key=lambda n: -state.names[n].requests)[:MAX_NAMES])
+        hidden = len(rows) - MAX_NAMES
+        rows = [(name, ns) for name, ns in rows if name in busiest]
+    else:
+        hidden = 0
+    for name, ns in rows:
         share = error_share(ok_of(ns.requests, ns.outcomes), ns.errors)
         timed = ns.max_ms > 0
         table.add_row(name, f"{ns.requests:,}", ms(ns.p50_ms) if timed else "-", ms(ns.p99_ms) if timed else "-",
                       ms(ns.max_ms) if timed else "-", Text(f"{share:.2%}", style="red" if ns.errors else ""),
                       outcomes_text(ns.outcomes), ms(state.names[name].max_ms))
+    if hidden:
+        table.add_row(Text(f"(+{hidden} quieter names)", style="dim"))
     last = state.last
     if last is not None and len(state.names) > 1:
         outcomes: dict[str, int] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from harness.checks import gate, parse_check
@@ -105,3 +107,18 @@ def test_rates_and_totals() -> None:
     assert summary["totals"]["answered"] == 12 and summary["totals"]["dropped"] == 3
     assert summary["endpoints"]["permit_push"]["error_rate"] == 1.0
     assert state.all.max_ms == 1.0
+
+
+def test_the_live_table_keeps_to_the_busiest_names() -> None:
+    from rich.console import Console
+
+    from harness.report.screen import MAX_NAMES, frame
+
+    state = LiveState(duration_s=5, clock=Clock())
+    names = {f"GET /page/{i:02d}": _name([1.0] * (i + 1)) for i in range(MAX_NAMES + 3)}
+    state.add(_second(0, names))
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(frame(state))
+    text = console.export_text()
+    assert "GET /page/14" in text and "GET /page/03" in text and "GET /page/02" not in text
+    assert "(+3 quieter names)" in text
