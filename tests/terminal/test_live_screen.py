@@ -107,3 +107,20 @@ def test_no_color_on_a_terminal_keeps_the_words_and_drops_the_colours(tmp_path: 
     assert code == 0, end
     assert re.search(r"PASS\s+all\.error_rate<1%", end) and "verdict: PASS" in end
     assert _colours(raw) == set(), raw[-2000:]
+
+
+def test_ctrl_c_takes_the_frame_down_and_shows_the_interrupted_run(tmp_path: Path) -> None:
+    import signal
+
+    with stall_server() as server, harness_on_pty(
+        "run", "--target", server.url, "--mix", "enforcement=1", "--rate", "50", "--duration", "60s",
+        "--procs", "1", "--out", str(tmp_path), env=harness_env(),
+    ) as pty:
+        pty.wait_for(lambda s: (r := _row(s, "plate_validate")) is not None and _number(r[1]) > 0, timeout=30)
+        pty.proc.send_signal(signal.SIGINT)
+        code = pty.wait(timeout=30)
+        end = pty.text()
+    assert code == 130, end
+    assert "INTERRUPTED (interrupted by SIGINT)" in end and "verdict: INTERRUPTED" in end
+    assert "last second" not in end and "Traceback" not in end
+    assert read_summary(tmp_path)["verdict"] == "interrupted"
