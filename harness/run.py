@@ -18,6 +18,7 @@ from harness.api import (
     RunControl,
     RunResult,
     execute,
+    external_target,
     install_signal_handlers,
     open_target,
     write_result,
@@ -84,8 +85,6 @@ def describe(plan: Plan, where: str) -> str:
 def dry_run(plan: Plan) -> int:
     """Everything that can be checked without a target, then the effective plan."""
     if plan.target.url is not None:
-        from harness.api import external_target
-
         external_target(plan, environ={plan.target.token_env: "dry-run"})  # loopback rule, URLs
     print(describe(plan, plan.target.url or "embedded reference controller"))
     d = plan.describe()
@@ -132,6 +131,8 @@ def run_with_console(plan: Plan, *, quiet: bool = False) -> int:
             remove()
 
     if feed is not None:
+        if plan.target.url is not None:
+            external_target(plan)  # a usage error (token, host) is one line, before any frame is drawn
         control.listen(feed.stopping, lambda: None)
         feed.start()  # "connecting" while the target starts and the workers connect
     try:

@@ -124,3 +124,14 @@ def test_ctrl_c_takes_the_frame_down_and_shows_the_interrupted_run(tmp_path: Pat
     assert "INTERRUPTED (interrupted by SIGINT)" in end and "verdict: INTERRUPTED" in end
     assert "last second" not in end and "Traceback" not in end
     assert read_summary(tmp_path)["verdict"] == "interrupted"
+
+
+def test_a_usage_error_on_a_terminal_is_one_plain_line(tmp_path: Path) -> None:
+    env = harness_env()
+    env.pop("OPSCOM_API_TOKEN")
+    with harness_on_pty("run", "--target", "http://127.0.0.1:9", "--out", str(tmp_path), env=env) as pty:
+        code = pty.wait(timeout=30)
+        raw = bytes(pty.raw)
+    assert code == 2
+    assert raw == (b"harness: error: environment variable OPSCOM_API_TOKEN is empty or unset: export the API "
+                   b"token there (it is never written anywhere)\r\n")  # no frame was drawn first
