@@ -139,8 +139,8 @@ class Options:
         for name, w in value.items():
             if name not in defaults:
                 raise ConfigError(
-                    f"{self._where} {key}.{name}: unknown name{suggest(name, defaults)} "
-                    f"(known: {', '.join(defaults)})"
+                    f"{self._where} {key}.{name}: unknown name (known: {', '.join(defaults)})"
+                    f"{suggest(name, defaults)}"
                 )
             if not _is_number(w) or w < 0:
                 raise self.error(f"{key}.{name}", "a non-negative number", w)
@@ -164,5 +164,5 @@ class Options:
         if unknown:
             known = ", ".join(sorted(self._read))
             raise ConfigError(
-                f"{self._where} {unknown[0]}: unknown option{suggest(unknown[0], self._read)} (known: {known})"
+                f"{self._where} {unknown[0]}: unknown option (known: {known}){suggest(unknown[0], self._read)}"
             )
