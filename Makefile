@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench bench-controller lint
+.PHONY: run test bench bench-controller bench-live lint
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,3 +28,7 @@ bench: $(BIN)/.installed
 
 bench-controller: $(BIN)/.installed
 	$(BIN)/python bench/controller_bench.py
+
+# The live view's cost: achieved rate with and without it, same run (docs/terminal.md).
+bench-live: $(BIN)/.installed
+	$(BIN)/python bench/live_view_bench.py

@@ -17,15 +17,17 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.usage import explain
 
 # verb -> (module holding add_arguments/main, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
     "serve": ("harness.controller.serve", "run the reference OPSCOM controller"),
     "run": ("harness.run", "drive load at a controller and check thresholds"),
+    "init": ("harness.init", "write a starter scenario with every key at its default"),
 }
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
@@ -36,10 +38,16 @@ class UsageError(HarnessError):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a mistake is one line (raised, printed by ``main``)."""
+    """argparse, but a mistake is one line (raised, printed by ``main``), with a
+    "did you mean" where a close match exists. Abbreviated flags are refused: a
+    script's ``--con`` would otherwise change meaning when a verb gains a flag."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        raise UsageError(explain(message, self, verbs=VERBS))
 
 
 def build_parser(verb: str | None = None) -> Parser:

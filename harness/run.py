@@ -18,6 +18,7 @@ from harness.api import (
     RunControl,
     RunResult,
     execute,
+    external_target,
     install_signal_handlers,
     open_target,
     write_result,
@@ -26,35 +27,45 @@ from harness.checks import DEFAULT_CHECKS, FLOOR_CHECK
 from harness.errors import ConfigError
 from harness.options import add_option_arguments
 from harness.plan import load_plan, overrides_from_args
-from harness.report.terminal import LiveView, render_table
+from harness.report.terminal import live_feed, print_end_of_run
+from harness.usage import RUN_EXIT_CODES, verb_help
 
 EXIT_REPORT_LOST = 3
 
-EPILOG = f"""\
-default gate (unless the scenario sets [checks] defaults = false; a check of yours on
-the same metric replaces the default one): {', '.join(DEFAULT_CHECKS)}; and always {FLOOR_CHECK}.
+NOTES = (
+    f"default gate (unless the scenario sets [checks] defaults = false; a check of yours on the\n"
+    f"same metric replaces the default one): {', '.join(DEFAULT_CHECKS)}; and always {FLOOR_CHECK}.",
+    "while it runs: a live view on a terminal (progress, rates, a table per endpoint, the checks\n"
+    "so far); a plain line every 5 s elsewhere (CI logs, pipes); nothing with --quiet. NO_COLOR\n"
+    "turns colour off.",
+)
+EXAMPLES = (
+    "harness run scenarios/smoke.toml",
+    "harness run --rate 500 --duration 1m --mix enforcement=90,meters=10 --check 'plate_validate.p99<50ms'",
+    "OPSCOM_API_TOKEN=... harness run scenarios/release.toml --target http://127.0.0.1:8080",
+)
 
-exit status: 0 pass, 1 a check failed, 2 usage error (nothing sent), 3 harness error,
-130 interrupted (SIGINT, SIGTERM or SIGHUP; a second signal ends at once).
-
-examples:
-  harness run scenarios/smoke.toml
-  harness run --rate 500 --duration 1m --mix enforcement=90,meters=10 --check 'plate_validate.p99<50ms'
-  OPSCOM_API_TOKEN=... harness run scenarios/release.toml --target http://127.0.0.1:8080
-"""
+# What leaving out a flag without a default value means.
+UNSET = {
+    "--users": "none: the open model, at --rate",
+    "--allow-host": "none: loopback targets only",
+    "--check": "none: the default gate below",
+}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.epilog = EPILOG
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("scenario", nargs="?", help="scenario file (TOML); flags override it")
+    p.add_argument("scenario", nargs="?",
+                   help="scenario file (TOML); flags override it (default: none: every setting at its default; "
+                        "harness init writes a starter)")
     groups = add_option_arguments(p, ("target", "load", "checks", "output"))
     groups["load"].add_argument("--mix", metavar="NAME=W,...",
                                 help="traffic mix, e.g. enforcement=80,meters=15,invalid=5 "
                                      "(default: enforcement=80,meters=12,integrations=5,invalid=3)")
-    groups["output"].add_argument("--quiet", action="store_true", help="no live view")
+    groups["output"].add_argument("--quiet", action="store_true",
+                                  help="no live view (the tables and the verdict still print at the end)")
     groups["output"].add_argument("--dry-run", action="store_true",
                                   help="check the scenario and flags, print the effective plan, send nothing")
+    verb_help(p, exit_codes=RUN_EXIT_CODES, examples=EXAMPLES, notes=NOTES, unset=UNSET)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -74,8 +85,6 @@ def describe(plan: Plan, where: str) -> str:
 def dry_run(plan: Plan) -> int:
     """Everything that can be checked without a target, then the effective plan."""
     if plan.target.url is not None:
-        from harness.api import external_target
-
         external_target(plan, environ={plan.target.token_env: "dry-run"})  # loopback rule, URLs
     print(describe(plan, plan.target.url or "embedded reference controller"))
     d = plan.describe()
@@ -101,23 +110,36 @@ def _prepare(root: Path) -> None:
 def run_with_console(plan: Plan, *, quiet: bool = False) -> int:
     """Run a plan with the live view, signals handled, the report kept and printed."""
     _prepare(plan.output)
-    live = LiveView(plan.duration, quiet=quiet)
+    feed = live_feed(plan, quiet=quiet)
     control = RunControl()
+
+    def say(text: str) -> None:
+        if feed is not None:
+            feed.message(text)
 
     async def go() -> RunResult:
         remove = install_signal_handlers(control)
         try:
             with open_target(plan) as target:
                 where = target.controller.url + (" (embedded reference controller)" if target.embedded else "")
-                live.message(describe(plan, where))
+                say(describe(plan, where))
                 for note in plan.notes:
-                    live.message(f"note: {note}")
-                return await execute(plan, target, control=control, on_second=live.second)
+                    say(f"note: {note}")
+                return await execute(plan, target, control=control,
+                                     on_second=feed.on_second if feed is not None else None)
         finally:
             remove()
 
-    result = uvloop.run(go())
-    live.end()
+    if feed is not None:
+        if plan.target.url is not None:
+            external_target(plan)  # a usage error (token, host) is one line, before any frame is drawn
+        control.listen(feed.stopping, lambda: None)
+        feed.start()  # "connecting" while the target starts and the workers connect
+    try:
+        result = uvloop.run(go())
+    finally:
+        if feed is not None:
+            feed.close()
     return keep(result)
 
 
@@ -136,9 +158,7 @@ def keep(result: RunResult) -> int:
     if result.log:
         _err("details: " + (str(written.path / "run.log") if written else "(not written)"))
     try:
-        print(render_table(result.summary), flush=True)
-        if written is not None:
-            print(f"report: {written.path}", flush=True)
+        print_end_of_run(result.summary, str(written.path) if written is not None else None)
     except BrokenPipeError:
         from harness.api import ignore_sigpipe_output
 

@@ -37,26 +37,53 @@ from harness.controller.config import (
     tokens_from_env,
 )
 from harness.errors import ConfigError
+from harness.usage import verb_help
+
+SERVE_EXIT_CODES = {
+    0: "stopped cleanly (SIGINT or SIGTERM, or the end of stdin with --exit-on-stdin-eof)",
+    2: "usage error: a bad flag, a port it cannot listen on, a --db it cannot use",
+    3: "the controller failed (a bug; the traceback is kept in a file)",
+}
+SERVE_EXAMPLES = (
+    "harness serve --port 8080 --token my-token --token reader:plate-validate",
+    "OPSCOM_TOKENS=\"my-token\" harness serve --port 0 --token-env OPSCOM_TOKENS --db /tmp/opscom.db --seed 7",
+    "harness serve --token t --latency 20ms~10ms --error-rate 0.02 --stall 10s:1s --drop-rate 0.01",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one (default 8080)")
-    parser.add_argument("--db", type=Path, help="SQLite file, created and seeded if new (default: a temporary file)")
-    parser.add_argument("--client", default=DEFAULT_CLIENT, help="client code (default OC_TOMA; OC-TOMA is the same)")
-    parser.add_argument("--token", action="append", default=[], metavar="TOKEN[:PERM,...]",
-                        help="accept TOKEN with every permission, or only the listed ones; repeatable")
-    parser.add_argument("--token-env", metavar="VAR",
-                        help="read whitespace-separated --token entries from environment variable VAR")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the reference data (default 1)")
-    parser.add_argument("--latency", metavar="BASE[~JITTER]", help="added latency, e.g. 40ms or 20ms~10ms")
-    parser.add_argument("--error-rate", default="0", metavar="P", help="share of requests answered HTTP 500")
-    parser.add_argument("--stall", metavar="EVERY:FOR", help="answer nothing for FOR out of every EVERY, e.g. 10s:1s")
-    parser.add_argument("--drop-rate", default="0", metavar="P", help="share of connections closed without an answer")
-    parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
-                        help=f"largest request body accepted (default {DEFAULT_MAX_BODY})")
-    parser.add_argument("--exit-on-stdin-eof", action="store_true",
-                        help="stop when standard input reaches its end (a parent process's lifeline)")
+    listen = parser.add_argument_group("listening")
+    listen.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    listen.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one (default: 8080)")
+    listen.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
+                        help=f"largest request body accepted (default: {DEFAULT_MAX_BODY})")
+    creds = parser.add_argument_group("credentials (tokens are never printed or logged)")
+    creds.add_argument("--client", default=DEFAULT_CLIENT, metavar="CODE",
+                       help=f"client code served; OC-TOMA is the same as OC_TOMA (default: {DEFAULT_CLIENT})")
+    creds.add_argument("--token", action="append", default=[], metavar="TOKEN[:PERM,...]",
+                       help="accept TOKEN with every permission, or only the listed ones; repeatable "
+                            "(default: none: every API call answers 9034)")
+    creds.add_argument("--token-env", metavar="VAR",
+                       help="read whitespace-separated --token entries from environment variable VAR "
+                            "(default: none)")
+    data = parser.add_argument_group("reference data")
+    data.add_argument("--db", type=Path, metavar="FILE",
+                      help="SQLite file, created and seeded if new (default: a temporary file, deleted at exit)")
+    data.add_argument("--seed", type=int, default=1, help="seed of the reference data (default: 1)")
+    faults = parser.add_argument_group("fault injection")
+    faults.add_argument("--latency", metavar="BASE[~JITTER]",
+                        help="added latency, e.g. 40ms or 20ms~10ms (default: none)")
+    faults.add_argument("--error-rate", default="0", metavar="P",
+                        help="share of requests answered HTTP 500 (default: 0)")
+    faults.add_argument("--stall", metavar="EVERY:FOR",
+                        help="answer nothing for FOR out of every EVERY, e.g. 10s:1s (default: none)")
+    faults.add_argument("--drop-rate", default="0", metavar="P",
+                        help="share of connections closed without an answer (default: 0)")
+    life = parser.add_argument_group("lifecycle")
+    life.add_argument("--exit-on-stdin-eof", action="store_true",
+                      help="stop when standard input reaches its end (a parent process's lifeline) (default: off)")
+    verb_help(parser, exit_codes=SERVE_EXIT_CODES, examples=SERVE_EXAMPLES,
+              notes=("When it is ready it prints one line: harness serve: listening on http://HOST:PORT",))
 
 
 def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> ControllerConfig:

@@ -36,6 +36,7 @@ from harness.traffic.invalid import InvalidTraffic
 from harness.traffic.meters import MeterTraffic
 from harness.traffic.shared import Shared
 from harness.traffic.skew import SEQUENCE_LENGTH, rng_for, stratified_sequence
+from harness.usage import suggest
 
 
 class Generator(Protocol):
@@ -134,7 +135,7 @@ def _check_weights(mix: Mapping[str, Any], file: str) -> dict[str, float]:
     for name, w in mix.items():
         if name not in GENERATORS:
             known = ", ".join(GENERATORS)
-            raise ConfigError(f"{where} {name}: unknown generator (known: {known})")
+            raise ConfigError(f"{where} {name}: unknown generator (known: {known}){suggest(name, GENERATORS)}")
         if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) or w < 0:
             raise ConfigError(f"{where} {name}: expected a non-negative weight, got {w!r}")
         weights[name] = float(w)
@@ -162,7 +163,8 @@ def build_source(
         if name not in weights:
             hint = "unknown generator" if name not in GENERATORS else "generator not in [mix]"
             table = _section(file, f"traffic.{name}")
-            raise ConfigError(f"{table}: {hint} (the mix has: {', '.join(weights)})")
+            raise ConfigError(f"{table}: {hint} (the mix has: {', '.join(weights)})"
+                              + (suggest(name, GENERATORS) if name not in GENERATORS else ""))
     shared = Shared()
     # Weight-0 generators are built too, so their options are checked all the same.
     built = {

@@ -19,6 +19,7 @@ from typing import Any
 
 from harness import units
 from harness.errors import ConfigError
+from harness.usage import suggest
 
 
 def parse_duration(text: Any) -> float | None:
@@ -139,6 +140,7 @@ class Options:
             if name not in defaults:
                 raise ConfigError(
                     f"{self._where} {key}.{name}: unknown name (known: {', '.join(defaults)})"
+                    f"{suggest(name, defaults)}"
                 )
             if not _is_number(w) or w < 0:
                 raise self.error(f"{key}.{name}", "a non-negative number", w)
@@ -161,4 +163,6 @@ class Options:
         unknown = [k for k in self._table if k not in self._read]
         if unknown:
             known = ", ".join(sorted(self._read))
-            raise ConfigError(f"{self._where} {unknown[0]}: unknown option (known: {known})")
+            raise ConfigError(
+                f"{self._where} {unknown[0]}: unknown option (known: {known}){suggest(unknown[0], self._read)}"
+            )
