@@ -234,7 +234,16 @@ def _parse_choice(f: Field, alias: str, raw: Any, checked: Checked, refs: Refs) 
     return text
 
 
+def _integral(raw: Any) -> Any:
+    """An integral JSON number as an int (2011.0 is the integer 2011 in JSON, and in
+    JSON Schema); anything else unchanged."""
+    if type(raw) is float and raw.is_integer():
+        return int(raw)
+    return raw
+
+
 def _parse_year(f: Field, alias: str, raw: Any, checked: Checked, refs: Refs) -> int:
+    raw = _integral(raw)
     if type(raw) is int and 1000 <= raw <= 9999:
         return raw
     if type(raw) is str and _YEAR.fullmatch(raw):
@@ -250,6 +259,7 @@ def _parse_email(f: Field, alias: str, raw: Any, checked: Checked, refs: Refs) -
 
 
 def _digits(f: Field, raw: Any) -> int:
+    raw = _integral(raw)
     if type(raw) is int and 0 <= raw < 10**MAX_DIGITS:
         return raw
     if type(raw) is str and _DIGITS.fullmatch(raw):
