@@ -26,6 +26,7 @@ from harness.errors import HarnessError
 VERBS: dict[str, tuple[str, str]] = {
     "serve": ("harness.controller.serve", "run the reference OPSCOM controller"),
     "run": ("harness.run", "drive load at a controller and check thresholds"),
+    "generate": ("harness.recording.generate", "write a synthetic recording from the traffic generators"),
 }
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3

@@ -55,7 +55,7 @@ def candidates(body: Any, path: str, query: str) -> Iterable[Any]:
     """Values of a request that may be ids taken from an earlier answer."""
     if type(body) is dict:
         for key, value in body.items():
-            if key in REFERENCE_KEYS or _free(value):
+            if (key in REFERENCE_KEYS and type(value) in (str, int)) or _free(value):
                 yield value
     for segment in path.split("/"):
         if len(segment) >= MIN_FREE_ID_LENGTH:
