@@ -45,7 +45,13 @@ from harness.opscom.outcome import ORPHANED, Outcome, OutcomeKind, outcome_for_k
 from harness.recording.correlate import answer_ids
 from harness.recording.format import RecordedCall
 from harness.recording.names import OTHER
-from harness.recording.redact import CREDENTIAL_FIELDS, REDACTED, REJECTED_TOKEN, RESTRICTED_TOKEN, TOKEN
+from harness.recording.redact import (
+    CREDENTIAL_FIELDS,
+    REDACTED,
+    REJECTED_TOKEN,
+    RESTRICTED_TOKEN,
+    TOKEN,
+)
 from harness.replay import variants
 from harness.replay.schedule import Cursor, ReplayOptions
 from harness.traffic.call import HOLD, Call, TrafficContext
@@ -61,13 +67,15 @@ def _key(value: Any) -> Any:
 
 
 class ReplayTag:
-    __slots__ = ("line", "variant", "recorded", "produces")
+    __slots__ = ("line", "variant", "recorded", "produces", "chain")
 
-    def __init__(self, line: int, variant: int, recorded: str | None, produces: list[tuple[str, Any]]) -> None:
+    def __init__(self, line: int, variant: int, recorded: str | None, produces: list[tuple[str, Any]],
+                 chain: tuple[int, int] | None) -> None:
         self.line = line
         self.variant = variant
         self.recorded = recorded  # the recorded outcome key, if known
         self.produces = produces  # (answer key, recorded id) of ids later calls may use
+        self.chain = chain  # (variant, chain key) of a call in a chain (it may have followers)
 
 
 class _Waiting:
@@ -100,7 +108,10 @@ class ReplaySource:
         self._expect: dict[str | None, Outcome | None] = {}
         self.produced: dict[tuple[int, Any], Any] = {}  # (variant, recorded id) -> replayed id
         self.failed: dict[tuple[int, Any], None] = {}  # parents that failed (bounded like produced)
-        self.pending: dict[tuple[int, Any], list[_Waiting]] = {}  # parent in flight -> who waits
+        # What held calls wait for -> who waits: (variant, recorded id) of a parent in
+        # flight, or ("after", id(call)) of the previous call of a chain.
+        self.pending: dict[tuple[Any, Any], list[_Waiting]] = {}
+        self.chain_tail: dict[tuple[int, int], Call] = {}  # the last call of a chain, until answered
         self._held: deque[_Waiting] = deque()
         self._release: Callable[..., None] | None = None
         self._sweeping = False
@@ -129,6 +140,15 @@ class ReplaySource:
             self._compare(call, tag, outcome)
         if tag.produces:
             self._answered(tag, outcome, doc)
+        if tag.chain is not None:
+            if self.chain_tail.get(tag.chain) is call:
+                del self.chain_tail[tag.chain]
+            after = ("after", id(call))
+            for w in self.pending.pop(after, ()):
+                if not w.done:
+                    w.needs.discard(after)
+                    if not w.needs:
+                        self._go(w)
 
     # --- one call ----------------------------------------------------------------------------
 
@@ -153,15 +173,18 @@ class ReplaySource:
         name = rec.name if endpoint is None and rec.name in self.names else (endpoint.name if endpoint else OTHER)
         produces = [(k, v) for k, v in rec.recorded_ids.items() if v not in rec.uses] if rec.answer else []
         recorded = rec.recorded_outcome
+        chain = (variant, rec.shard_key) if produces or rec.chain is not None else None
         call = Call(endpoint, path, b"", method=rec.method, query=rec.query,
                     headers=tuple((k, v) for k, v in rec.headers if v != REDACTED), name=name,
                     plate_service=(endpoint.service is Service.PLATE) if endpoint else rec.service == "plate",
                     expect=self._expected(recorded), feedback=True,
-                    tag=ReplayTag(rec.line, variant, recorded, produces))
-        if rec.uses and not self._correlate(call, rec, body, path, variant):
-            return call  # held or orphaned: its body is set when it is released
-        call.body = _encode(body, rec.raw_body)
-        self._sent_parent(call)
+                    tag=ReplayTag(rec.line, variant, recorded, produces, chain))
+        if chain is None:
+            call.body = _encode(body, rec.raw_body)
+            return call
+        self._made_parent(call)
+        self._correlate(call, rec, body, path, variant)
+        self.chain_tail[chain] = call
         return call
 
     def _expected(self, recorded: str | None) -> Outcome | None:
@@ -175,15 +198,17 @@ class ReplaySource:
             self._expect[recorded] = outcome
             return outcome
 
-    def _sent_parent(self, call: Call) -> None:
+    def _made_parent(self, call: Call) -> None:
+        """Its ids are pending from now until its answer (held or sent, it will have one)."""
         tag: ReplayTag = call.tag
         for _, recorded in tag.produces:
             self.pending.setdefault((tag.variant, _key(recorded)), [])
 
     # --- correlation -------------------------------------------------------------------------
 
-    def _correlate(self, call: Call, rec: RecordedCall, body: Any, path: str, variant: int) -> bool:
-        """Put the replayed ids in; False if the call must wait (held) or is orphaned."""
+    def _correlate(self, call: Call, rec: RecordedCall, body: Any, path: str, variant: int) -> None:
+        """A call of a chain: it goes now with the replayed ids, is held until its
+        parents have answered and the call before it in its chain has, or is orphaned."""
         found: dict[Any, Any] = {}
         needs: set[Any] = set()
         for used in rec.uses:
@@ -195,11 +220,15 @@ class ReplaySource:
                 needs.add(k)
             else:
                 self._orphan(call, "its parent failed" if k in self.failed else "its parent was not replayed")
-                return False
+                return
+        previous = self.chain_tail.get(call.tag.chain)
+        if previous is not None:  # keep the chain's order: after the previous call's answer
+            after = ("after", id(previous))
+            needs.add(after)
+            self.pending.setdefault(after, [])
         if not needs:
             call.body, call.path, call.query = _substitute(body, rec.raw_body, path, call.query, found)
-            self._sent_parent(call)
-            return True
+            return
         waiting = _Waiting(call, body, rec.raw_body, path, call.query, needs, found,
                            time.monotonic() + self.options.wait_s)
         for k in needs:
@@ -207,7 +236,6 @@ class ReplaySource:
         self._held.append(waiting)
         call.hold = HOLD
         self._arm_sweep()
-        return False
 
     def _answered(self, tag: ReplayTag, outcome: Outcome, doc: Any) -> None:
         new_ids = answer_ids(doc) if outcome.ok else {}
@@ -235,7 +263,6 @@ class ReplaySource:
         w.done = True
         call = w.call
         call.body, call.path, call.query = _substitute(w.body, w.raw, w.path, w.query, w.found)
-        self._sent_parent(call)
         if self._release is not None:
             self._release(call)
 

@@ -85,7 +85,7 @@ async def test_a_released_call_is_sent_with_its_intended_time() -> None:
     assert stats.issued == 20 and metrics.ok == 20 and _outcomes(source) == {"ok": 20}
     # The ten held calls left ~80 ms after their intended time: their latency shows it.
     waits = sorted((sent - intended) / 1e6 for intended, sent in fake.sent)
-    assert waits[9] < 20 and all(70 <= w < 400 for w in waits[10:])
+    assert waits[9] < 60 and all(70 <= w < 600 for w in waits[10:])
 
 
 async def test_a_call_released_as_orphaned_is_not_sent() -> None:
