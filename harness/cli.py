@@ -26,6 +26,7 @@ from harness.errors import HarnessError
 VERBS: dict[str, tuple[str, str]] = {
     "serve": ("harness.controller.serve", "run the reference OPSCOM controller"),
     "run": ("harness.run", "drive load at a controller and check thresholds"),
+    "record": ("harness.recording.record", "record real traffic through a reverse proxy"),
     "generate": ("harness.recording.generate", "write a synthetic recording from the traffic generators"),
     "replay": ("harness.replay.verb", "replay a recording against a controller and check thresholds"),
 }
