@@ -9,8 +9,9 @@ the schedule of the open model, and latency is measured from them.
 
 Sharding keeps a chain together: a call's shard key is its chain (the line of the
 chain's first call) or, for a call outside any chain, its own line; copy c of key
-k is unit ``k * multiplier + c``, and worker w of W replays the units with
-``unit % W == w``. Every worker reads the whole file (streaming) and keeps its own
+k is unit ``mix(k) * multiplier + c``, and worker w of W replays the units with
+``unit % W == w`` (``mix`` scatters keys, which are regular: a recording of
+push-update-delete triples has chain keys 0, 3, 6, ...). Every worker reads the whole file (streaming) and keeps its own
 units, in file order; so a chain's calls reach one process in their recorded order.
 
 The pacer and the source of one worker share one reading of the file: the source
@@ -38,6 +39,11 @@ from harness.recording.format import RecordedCall
 from harness.units import format_duration
 
 LOOP_SHIFT = 40
+
+
+def mix(key: int) -> int:
+    """Knuth's multiplicative hash: regular keys land on every worker."""
+    return (key * 0x9E3779B1) & 0xFFFFFFFF
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,7 +93,7 @@ class Cursor:
             for call in read_calls(o.path):
                 if not o.in_window(call.t_us):
                     continue
-                base = call.shard_key * m
+                base = mix(call.shard_key) * m
                 for copy in range(m):
                     if (base + copy) % workers == worker:
                         yield loop, copy, call, loop * m + copy
@@ -107,7 +113,7 @@ class Cursor:
                 if not o.in_window(call.t_us):
                     continue
                 offset = (call.t_us + loop_us) / 1e6 / speed
-                base = call.shard_key * m
+                base = mix(call.shard_key) * m
                 line = call.line * m
                 for copy in range(m):
                     if gap:
