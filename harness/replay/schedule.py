@@ -107,12 +107,26 @@ class Cursor:
         previous = -math.inf  # the whole schedule's last time (for the max-rate cap)
         last = 0.0  # this worker's last offset
         current = self.current if self.keep else None
+        scale = 1e-6 / speed
+        start, end = o.start_us, o.end_us if o.end_us is not None else 1 << 62
+        alone = workers == 1 and m == 1 and not gap  # the common case, kept lean
         for loop in range(o.loops):
-            loop_us = loop * o.period_us - o.start_us
+            loop_us = loop * o.period_us - start
             for call in read_calls(o.path):
-                if not o.in_window(call.t_us):
+                t = call.t_us
+                if t < start or t >= end:
                     continue
-                offset = (call.t_us + loop_us) / 1e6 / speed
+                offset = (t + loop_us) * scale
+                if alone:
+                    if offset < last:
+                        offset = last
+                        self.reordered += 1
+                    last = offset
+                    hit = (loop << LOOP_SHIFT) | call.line
+                    if current is not None:
+                        current[hit] = (call, loop)
+                    yield hit, offset
+                    continue
                 base = mix(call.shard_key) * m
                 line = call.line * m
                 for copy in range(m):

@@ -43,7 +43,7 @@ import orjson
 from harness.opscom.endpoints import ENDPOINTS, Service, client_segment
 from harness.opscom.outcome import ORPHANED, Outcome, OutcomeKind, outcome_for_key
 from harness.recording.correlate import answer_ids
-from harness.recording.format import RecordedCall
+from harness.recording.format import RecordedCall, _raw_body
 from harness.recording.names import OTHER
 from harness.recording.redact import (
     CREDENTIAL_FIELDS,
@@ -58,6 +58,10 @@ from harness.traffic.call import HOLD, Call, TrafficContext
 
 PRODUCED_KEPT = 200_000  # replayed ids remembered per worker (oldest forgotten first)
 SWEEP_S = 0.25
+WIRES_KEPT = 4096
+_ENDPOINTS = dict(ENDPOINTS)
+_PLATE = Service.PLATE
+_NONE: list[Any] = []  # shared, never mutated
 # A token no target knows, for calls recorded with one the server refused (9034).
 UNKNOWN_TOKEN = "replay-unknown-token-0000000000"
 
@@ -116,6 +120,7 @@ class ReplaySource:
         self._release: Callable[..., None] | None = None
         self._sweeping = False
         self._diff_keys: dict[str, tuple[str, str]] = {}
+        self._wires: dict[tuple[Any, ...], Call] = {}  # request -> a call that carried it (see _share_wire)
 
     # --- TrafficSource -------------------------------------------------------------------
 
@@ -153,8 +158,11 @@ class ReplaySource:
     # --- one call ----------------------------------------------------------------------------
 
     def _make(self, rec: RecordedCall, variant: int) -> Call:
-        endpoint = ENDPOINTS[rec.endpoint] if rec.endpoint is not None else None
-        body = rec.body
+        doc = rec.doc
+        get = doc.get
+        endpoint_name = get("endpoint")
+        endpoint = _ENDPOINTS[endpoint_name] if endpoint_name is not None else None
+        body = get("body")
         if type(body) is dict:
             if self._copy_bodies:
                 body = dict(body)
@@ -167,25 +175,50 @@ class ReplaySource:
                 body["client"] = self._plate_client[1]
             if variant:
                 variants.apply(body, variant)
-        path = rec.path
+        raw = _raw_body(doc) if body is None else None
+        path = doc["path"]
         if self._client is not None and path.startswith(self._client[0]):
             path = self._client[1] + path[len(self._client[0]):]
-        name = rec.name if endpoint is None and rec.name in self.names else (endpoint.name if endpoint else OTHER)
-        produces = [(k, v) for k, v in rec.recorded_ids.items() if v not in rec.uses] if rec.answer else []
-        recorded = rec.recorded_outcome
+        if endpoint is not None:
+            name, plate = endpoint_name, endpoint.service is _PLATE
+        else:
+            name = get("name")
+            name, plate = (name if name in self.names else OTHER), get("service") == "plate"
+        answer = get("answer")
+        uses = get("uses")
+        if answer:
+            ids = answer.get("ids")
+            produces = [(k, v) for k, v in ids.items() if not uses or v not in uses] if ids else _NONE
+            recorded = answer.get("outcome")
+        else:
+            produces, recorded = _NONE, None
         chain = (variant, rec.shard_key) if produces or rec.chain is not None else None
-        call = Call(endpoint, path, b"", method=rec.method, query=rec.query,
-                    headers=tuple((k, v) for k, v in rec.headers if v != REDACTED), name=name,
-                    plate_service=(endpoint.service is Service.PLATE) if endpoint else rec.service == "plate",
-                    expect=self._expected(recorded), feedback=True,
+        headers = get("headers")
+        headers = tuple((k, v) for k, v in headers if v != REDACTED) if headers else ()
+        call = Call(endpoint, path, b"", method=get("method", "POST"), query=get("query", ""), headers=headers,
+                    name=name, plate_service=plate, expect=self._expected(recorded), feedback=True,
                     tag=ReplayTag(rec.line, variant, recorded, produces, chain))
         if chain is None:
-            call.body = _encode(body, rec.raw_body)
+            call.body = encoded = _encode(body, raw)
+            self._share_wire(call, (encoded, path, call.query, call.method, headers, plate))
             return call
         self._made_parent(call)
-        self._correlate(call, rec, body, path, variant)
+        self._correlate(call, uses or _NONE, body, raw, path, variant)
         self.chain_tail[chain] = call
         return call
+
+    def _share_wire(self, call: Call, key: tuple[Any, ...]) -> None:
+        """A request sent before, byte for byte (a hot plate's lookup), reuses the
+        bytes the transport encoded for it then (``Call.wire``): encoding a request
+        costs more than the rest of making it."""
+        wires = self._wires
+        seen = wires.get(key)
+        if seen is None:
+            wires[key] = call
+            if len(wires) > WIRES_KEPT:
+                del wires[next(iter(wires))]
+        elif seen.wire is not None:
+            call.wire = seen.wire
 
     def _expected(self, recorded: str | None) -> Outcome | None:
         try:
@@ -206,12 +239,13 @@ class ReplaySource:
 
     # --- correlation -------------------------------------------------------------------------
 
-    def _correlate(self, call: Call, rec: RecordedCall, body: Any, path: str, variant: int) -> None:
+    def _correlate(self, call: Call, uses: list[Any], body: Any, raw: bytes | None, path: str,
+                   variant: int) -> None:
         """A call of a chain: it goes now with the replayed ids, is held until its
         parents have answered and the call before it in its chain has, or is orphaned."""
         found: dict[Any, Any] = {}
         needs: set[Any] = set()
-        for used in rec.uses:
+        for used in uses:
             k = (variant, _key(used))
             new = self.produced.get(k)
             if new is not None:
@@ -227,9 +261,9 @@ class ReplaySource:
             needs.add(after)
             self.pending.setdefault(after, [])
         if not needs:
-            call.body, call.path, call.query = _substitute(body, rec.raw_body, path, call.query, found)
+            call.body, call.path, call.query = _substitute(body, raw, path, call.query, found)
             return
-        waiting = _Waiting(call, body, rec.raw_body, path, call.query, needs, found,
+        waiting = _Waiting(call, body, raw, path, call.query, needs, found,
                            time.monotonic() + self.options.wait_s)
         for k in needs:
             self.pending[k].append(waiting)
