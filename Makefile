@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench bench-controller lint
+.PHONY: run test bench bench-controller bench-replay lint
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,3 +28,7 @@ bench: $(BIN)/.installed
 
 bench-controller: $(BIN)/.installed
 	$(BIN)/python bench/controller_bench.py
+
+# Recording and replay benchmark (reading, replay memory and rate, proxy overhead; ~15 minutes).
+bench-replay: $(BIN)/.installed
+	$(BIN)/python bench/replay_bench.py
