@@ -337,8 +337,10 @@ def _decode_header(path: Path, raw: bytes) -> Header:
         raise ConfigError(f"{path}:1: {exc}") from None
 
 
-def read_calls(path: str | Path, warn: Warn | None = None) -> Iterator[RecordedCall]:
-    """Every call of a recording, in file order, one line in memory at a time."""
+def read_calls(path: str | Path, warn: Warn | None = None, *, checked: bool = False) -> Iterator[RecordedCall]:
+    """Every call of a recording, in file order, one line in memory at a time.
+    ``checked``: every line was already checked (``scan``): skip the checks but for
+    the last line's, which may be cut short."""
     path = Path(path)
     lines = _lines(path)
     first = next(lines, None)
@@ -347,9 +349,10 @@ def read_calls(path: str | Path, warn: Warn | None = None) -> Iterator[RecordedC
     _decode_header(path, first[0])
     number = 0
     pending: tuple[bytes, bool] | None = None
+    loads = orjson.loads
     for item in lines:
         if pending is not None:
-            yield _call(path, number, pending[0])
+            yield RecordedCall(number, loads(pending[0])) if checked else _call(path, number, pending[0])
             number += 1
         pending = item
     if pending is None:

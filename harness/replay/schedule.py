@@ -14,7 +14,9 @@ k is unit ``mix(k) * multiplier + c``, and worker w of W replays the units with
 push-update-delete triples has chain keys 0, 3, 6, ...). Every worker reads the whole file (streaming) and keeps its own
 units, in file order; so a chain's calls reach one process in their recorded order.
 
-The pacer and the source of one worker share one reading of the file: the source
+Every line was checked when the plan was made (``scan``), so the workers read
+without checking again. The pacer and the source of one worker share one reading
+of the file: the source
 (built first, in the worker) registers its ``Cursor``; the pacer's ``schedule``
 takes it from the registry and yields hit numbers whose recorded call the cursor
 keeps for the source's ``next_call`` (the engine asks for a hit's call right
@@ -90,7 +92,7 @@ class Cursor:
         o = self.options
         m, workers, worker = o.multiplier, self.workers, self.worker
         for loop in range(o.loops):
-            for call in read_calls(o.path):
+            for call in read_calls(o.path, checked=True):
                 if not o.in_window(call.t_us):
                     continue
                 base = mix(call.shard_key) * m
@@ -112,7 +114,7 @@ class Cursor:
         alone = workers == 1 and m == 1 and not gap  # the common case, kept lean
         for loop in range(o.loops):
             loop_us = loop * o.period_us - start
-            for call in read_calls(o.path):
+            for call in read_calls(o.path, checked=True):
                 t = call.t_us
                 if t < start or t >= end:
                     continue

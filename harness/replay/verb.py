@@ -56,6 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("recording", help="the recording (.jsonl or .jsonl.zst)")
     groups = add_option_arguments(p, ("target", "checks", "output"))
+    for action in p._actions:  # noqa: SLF001 - one help line differs for replay
+        if "--client" in action.option_strings:
+            action.help = "client code of the target (default: the recording's)"
     g = p.add_argument_group("replay (when and how much)")
     g.add_argument("--speed", default="1", metavar="FACTOR|max",
                    help="2 = twice as fast as recorded; max = as fast as the target answers (default: 1)")

@@ -61,3 +61,20 @@ def test_dry_run_sends_nothing(tmp_path: Path) -> None:
     r = run_harness("replay", str(path), "--speed", "2", "--rate-multiplier", "2", "--dry-run")
     assert r.returncode == 0, r.stderr
     assert "recording x2, 2 copies: 24 calls" in r.stdout and "nothing was sent" in r.stdout
+
+
+def test_no_token_in_any_file_written_or_printed(tmp_path: Path) -> None:
+    from support.harness_cli import harness_env
+
+    from harness.api import embedded_controller
+
+    path = chains(tmp_path / "r.jsonl", 3, plate_prefix="TK")
+    with embedded_controller(seed=1) as target:
+        r = run_harness("replay", str(path), "--target", target.controller.url, "--speed", "4", "--procs", "1",
+                        "--quiet", "--out", str(tmp_path / "rep"), env=harness_env(OPSCOM_API_TOKEN=target.token))
+        assert r.returncode == 0, r.stderr
+        assert read_summary(tmp_path / "rep")["totals"]["ok"] == 9  # the token was used, and accepted
+        token = target.token.encode()
+        assert token not in r.stdout.encode() and token not in r.stderr.encode()
+        written = [f for f in tmp_path.rglob("*") if f.is_file()]
+        assert len(written) >= 5 and all(token not in f.read_bytes() for f in written)
