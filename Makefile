@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench bench-controller bench-live lint
+.PHONY: run test bench bench-controller bench-live bench-replay lint
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,6 @@ bench-controller: $(BIN)/.installed
 # The live view's cost: achieved rate with and without it, same run (docs/terminal.md).
 bench-live: $(BIN)/.installed
 	$(BIN)/python bench/live_view_bench.py
+# Recording and replay benchmark (reading, replay memory and rate, proxy overhead; ~15 minutes).
+bench-replay: $(BIN)/.installed
+	$(BIN)/python bench/replay_bench.py

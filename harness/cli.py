@@ -28,6 +28,11 @@ VERBS: dict[str, tuple[str, str]] = {
     "serve": ("harness.controller.serve", "run the reference OPSCOM controller"),
     "run": ("harness.run", "drive load at a controller and check thresholds"),
     "init": ("harness.init", "write a starter scenario with every key at its default"),
+    "record": ("harness.recording.record", "record real traffic through a reverse proxy"),
+    "import-har": ("harness.recording.har", "turn a HAR file into a recording (OPSCOM calls only)"),
+    "import-gor": ("harness.recording.gor", "turn a GoReplay capture file into a recording"),
+    "generate": ("harness.recording.generate", "write a synthetic recording from the traffic generators"),
+    "replay": ("harness.replay.verb", "replay a recording against a controller and check thresholds"),
 }
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3

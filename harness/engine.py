@@ -17,6 +17,12 @@ the run ended, or due before an interruption but not yet out). A call that asked
 for feedback hears its outcome through ``source.on_result`` in every one of these
 cases, so a source can forget it.
 
+A call may be *held* (``Call.hold``, replay's correlation): the engine parks it,
+issued but not sent, until its source releases it (``release``), then sends it
+with its original intended time, so the wait counts in its latency; or ends it
+unsent (``orphaned``). Parked calls are awaited by the drain like calls in flight
+and end ``unsent`` if the run ends first.
+
 Nothing raised inside the engine is lost: an exception out of a source, the
 transport or the engine itself stops the run (``crash``), which still drains
 briefly and reports what it measured, with the traceback.
@@ -41,7 +47,7 @@ from typing import Any
 from harness.metrics import Metrics, Tick
 from harness.opscom.outcome import DROPPED, UNSENT, Outcome
 from harness.pacing import Pacer
-from harness.traffic.call import Call, TrafficSource
+from harness.traffic.call import HOLD, Call, TrafficSource
 from harness.transport.base import Slot, Transport
 
 _now = time.perf_counter_ns
@@ -120,6 +126,7 @@ class Engine:
         self.t0 = 0
         self.idle: list[Slot] = []
         self.backlog: deque[tuple[Call, int]] = deque()
+        self.parked: dict[Call, int] = {}  # held calls -> intended time (see release)
         self.max_backlog = int(config.load.max_backlog)
         self.in_flight = 0
         self.issued = 0
@@ -152,6 +159,9 @@ class Engine:
         else:
             answered = self._answered_closed
         self.idle = list(reversed(await self.transport.open(answered, self._crash)))
+        bind = getattr(self.source, "bind_release", None)
+        if bind is not None:
+            bind(self.release)
 
     async def run(self, t0_ns: int, on_tick: Callable[[Tick], None] | None = None) -> EngineStats:
         """Run from ``t0_ns`` (a perf_counter_ns instant shared by all workers)."""
@@ -310,7 +320,7 @@ class Engine:
                 # per request (no ACK piggybacking, cold sockets); the rest go out
                 # with the next answers or the timer tick (<= 1 ms).
                 self._pump(done, 1)
-            elif self.in_flight == 0 and self.phase is not Phase.RUNNING:
+            elif self.in_flight == 0 and self.phase is not Phase.RUNNING and not self.parked:
                 self._settled.set()  # type: ignore[union-attr]
         except BaseException as exc:  # noqa: BLE001
             self._crash(exc)
@@ -341,12 +351,17 @@ class Engine:
         return call
 
     def _user_ready(self, ready: int) -> None:
-        """A closed-model user is ready to send its next call."""
-        if not self._issuing:
-            return
-        call = self._next_user_call(ready)
-        if call is not None:
-            self._dispatch(call, ready)
+        """A closed-model user is ready to send its next call. A call ended unsent at
+        once (held with an outcome) leaves the user ready for the one after it."""
+        while self._issuing:
+            call = self._next_user_call(ready)
+            if call is None:
+                return
+            if call.hold is None:
+                self._dispatch(call, ready)
+                return
+            if self._hold(call, ready):
+                return  # parked: the user goes on when it is released and answered
 
     def _user_ready_at(self, ready: int) -> None:
         """Make a user ready at ``ready`` (after its think time). uvloop's timers
@@ -371,13 +386,15 @@ class Engine:
             if call.feedback:
                 self.source.on_result(call, outcome, doc, (done - self.t0) / 1e9)
             nxt = self._next_user_call(done) if self._issuing else None
-            if nxt is not None:
+            if nxt is not None and nxt.hold is None:
                 if self.backlog:  # others were waiting first: this user queues behind them
                     self.backlog.append((nxt, done))
                     nxt, done = self.backlog.popleft()
                 slot.send(nxt, done)
                 return
             self._slot_freed(slot)
+            if nxt is not None and not self._hold(nxt, done):
+                self._user_ready(done)
         except BaseException as exc:  # noqa: BLE001
             self._crash(exc)
 
@@ -401,12 +418,15 @@ class Engine:
             return
         self.in_flight -= 1
         self.idle.append(slot)
-        if self.in_flight == 0 and self.phase is not Phase.RUNNING:
+        if self.in_flight == 0 and self.phase is not Phase.RUNNING and not self.parked:
             self._settled.set()  # type: ignore[union-attr]
 
     # --- both models ----------------------------------------------------------------------
 
     def _dispatch(self, call: Call, intended: int) -> None:
+        if call.hold is not None:
+            self._hold(call, intended)
+            return
         if self.idle:
             self.in_flight += 1
             self.idle.pop().send(call, intended)
@@ -414,6 +434,36 @@ class Engine:
             self.backlog.append((call, intended))
         else:
             self._not_sent(call, DROPPED)
+
+    def _hold(self, call: Call, intended: int) -> bool:
+        """Park a held call (True), or end it unsent with its hold outcome (False)."""
+        if call.hold is HOLD:
+            self.parked[call] = intended
+            return True
+        outcome, call.hold = call.hold, None
+        self._not_sent(call, outcome)
+        return False
+
+    def release(self, call: Call, outcome: Outcome | None = None) -> None:
+        """The source ends a hold: send the call now (latency from its intended
+        time), or end it unsent with ``outcome``. A call no longer parked is ignored."""
+        intended = self.parked.pop(call, None)
+        if intended is None:
+            return
+        call.hold = None
+        try:
+            if outcome is None and (self.phase is Phase.DONE or self.interrupted):
+                outcome = UNSENT
+            if outcome is None:
+                self._dispatch(call, intended)
+                return
+            self._not_sent(call, outcome)
+            if self.config.model is Model.CLOSED:
+                self._user_ready(_now())  # the user that waited on it goes on
+            if self.in_flight == 0 and not self.parked and self.phase is Phase.DRAINING:
+                self._settled.set()  # type: ignore[union-attr]
+        except BaseException as exc:  # noqa: BLE001
+            self._crash(exc)
 
     def _not_sent(self, call: Call, outcome: Outcome) -> None:
         self.metrics.record_not_sent(call.key, outcome, call.expect)
@@ -433,7 +483,7 @@ class Engine:
     async def _drain(self) -> None:
         self.phase = Phase.DRAINING
         assert self._settled is not None
-        if self.in_flight == 0 and not self.backlog:
+        if self.in_flight == 0 and not self.backlog and not self.parked:
             return
         grace = INTERRUPT_GRACE_S if self.interrupted else self.config.drain_grace
         try:
@@ -444,6 +494,10 @@ class Engine:
     def _end_backlog(self, outcome: Outcome) -> None:
         while self.backlog:
             call, _ = self.backlog.popleft()
+            self._not_sent(call, outcome)
+        while self.parked:
+            call, _ = self.parked.popitem()
+            call.hold = None
             self._not_sent(call, outcome)
 
     # --- the timeline -----------------------------------------------------------------------

@@ -37,7 +37,7 @@ class OutcomeKind(enum.Enum):
 class Outcome:
     """One interned result class. ``key`` is the name used in reports and checks:
     ``ok``, ``"9006"``, ``http_500``, ``undecodable``, ``timeout``, ``connect_error``,
-    ``disconnected``, ``body_too_large``, ``dropped``, ``unsent``.
+    ``disconnected``, ``body_too_large``, ``dropped``, ``unsent``, ``orphaned``.
 
     ``answered``: the target sent a response (any status). ``timed``: its latency
     belongs in the latency statistics checks and reports read: answers, and
@@ -89,7 +89,10 @@ TRANSPORT_OUTCOMES: Final = (TIMEOUT, CONNECT_ERROR, DISCONNECTED, BODY_TOO_LARG
 # waiting for a connection when the run ended or was interrupted (``unsent``).
 DROPPED: Final = Outcome(OutcomeKind.NOT_SENT, "dropped")
 UNSENT: Final = Outcome(OutcomeKind.NOT_SENT, "unsent")
-NOT_SENT_OUTCOMES: Final = (DROPPED, UNSENT)
+# Replay: a call that takes an id from an earlier answer whose parent failed, never
+# came or did not answer in time; it is not sent blindly with the recorded id.
+ORPHANED: Final = Outcome(OutcomeKind.NOT_SENT, "orphaned")
+NOT_SENT_OUTCOMES: Final = (DROPPED, UNSENT, ORPHANED)
 
 _API_ERRORS: dict[int, Outcome] = {}
 _HTTP_ERRORS: dict[int, Outcome] = {}

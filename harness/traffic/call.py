@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from harness.names import name_number
 from harness.opscom.endpoints import Endpoint, Service
@@ -20,6 +20,10 @@ from harness.opscom.outcome import Outcome
 from harness.opscom.reference_data import ReferenceData
 
 Header = tuple[str, str]
+
+# ``Call.hold``: the engine parks the call until the source releases it (replay: a
+# call waiting for its parent's answer). See ``HoldingSource``.
+HOLD: Final = "hold"
 
 
 class Call:
@@ -33,12 +37,17 @@ class Call:
 
     Immutable by convention once made, except ``wire``: a transport may cache the
     request's encoded bytes there (a source may hand out the same Call many times,
-    e.g. a plate lookup, and the transport then encodes it once).
+    e.g. a plate lookup, and the transport then encodes it once); and ``hold``,
+    which the engine clears when it releases a held call.
+
+    ``hold`` (None for almost every call): ``HOLD`` parks the call in the engine
+    until its source releases it; an ``Outcome`` of the not-sent kind (``orphaned``)
+    ends the hit at once without sending it.
     """
 
     __slots__ = (
         "endpoint", "name", "key", "plate_service", "method", "path", "query", "headers",
-        "body", "expect", "feedback", "tag", "wire",
+        "body", "expect", "feedback", "tag", "wire", "hold",
     )
 
     def __init__(
@@ -78,6 +87,7 @@ class Call:
         self.feedback = feedback
         self.tag = tag
         self.wire: bytes | None = None
+        self.hold: Any = None
 
     @property
     def target(self) -> str:
@@ -103,6 +113,17 @@ class TrafficSource(Protocol):
         """The answer to a call made with ``feedback=True``; ``doc`` is the decoded
         body (None if undecodable or never answered)."""
         ...
+
+
+class HoldingSource(TrafficSource, Protocol):
+    """A source that hands out calls with ``hold`` set. The engine gives it, before
+    the run, the function that ends a hold: ``release(call)`` sends the parked call
+    now (its latency still runs from its intended time), ``release(call, outcome)``
+    ends it unsent with that outcome. Releasing a call the engine already ended
+    (interrupted, drain over) does nothing; a call still parked when the run ends
+    is ``unsent``, and its source hears it through ``on_result`` as usual."""
+
+    def bind_release(self, release: Any) -> None: ...
 
 
 @dataclass(frozen=True, kw_only=True)
