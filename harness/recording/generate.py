@@ -37,20 +37,16 @@ from harness.plan import Override, Plan, load_plan, overrides_from_args
 from harness.recording.files import Capture, RecordingWriter
 from harness.recording.redact import RESTRICTED_TOKEN, TOKEN, Redactor
 from harness.traffic.call import Call, TrafficContext
+from harness.usage import verb_help
 
-EPILOG = """\
-exit status: 0 the recording was written, 2 usage error (nothing written).
-
-examples:
-  harness generate --rate 50 --duration 1h --mix meters=100 --out recordings/meters-day.jsonl.zst
-  harness generate scenarios/peak_event.toml --duration 10m --out /tmp/peak.jsonl
-  harness generate --rate 20000 --duration 10s --mix enforcement=100 --seed 7 --out /tmp/20k.jsonl.zst
-"""
+EXAMPLES = (
+    'harness generate --rate 50 --duration 1h --mix meters=100 --out recordings/meters-day.jsonl.zst',
+    'harness generate scenarios/peak_event.toml --duration 10m --out /tmp/peak.jsonl',
+    'harness generate --rate 20000 --duration 10s --mix enforcement=100 --seed 7 --out /tmp/20k.jsonl.zst',
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.epilog = EPILOG
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("scenario", nargs="?", help="scenario file (TOML): its load and traffic; flags override it")
     p.add_argument("--out", dest="recording", required=True, metavar="FILE",
                    help="the recording to write (.jsonl, or .jsonl.zst for zstd)")
@@ -58,6 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     groups = add_option_arguments(p, ("load",))
     groups["load"].add_argument("--mix", metavar="NAME=W,...",
                                 help="traffic mix, e.g. meters=100 or enforcement=80,meters=20")
+    verb_help(p, exit_codes={0: "the recording was written", 2: "usage error: a flag or scenario is wrong; nothing written"}, examples=EXAMPLES)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -39,30 +39,27 @@ from harness.errors import ConfigError
 from harness.recording.files import Capture, RecordingWriter
 from harness.recording.format import match_path
 from harness.recording.redact import PROFILES, Redactor
+from harness.usage import verb_help
 
 SEPARATOR = "\n🐵🙈🙉\n".encode()
 PAIR_WINDOW = 10_000  # payloads after which an unanswered request is written alone
 READ_CHUNK = 1 << 20
 
-EPILOG = """\
-exit status: 0 the recording was written, 2 usage error (nothing written).
-
-examples:
-  gor --input-raw :8080 --input-raw-track-response --output-file requests.gor   # on the controller, then:
-  harness import-gor requests.gor --out recordings/from-gor.jsonl.zst
-  harness import-gor requests_0.gor.gz --out /tmp/gor.jsonl --opscom-only --redact none
-"""
+EXAMPLES = (
+    'harness import-gor requests.gor --out recordings/from-gor.jsonl.zst   # from gor --output-file requests.gor',
+    'harness import-gor requests_0.gor.gz --out recordings/day.jsonl.zst',
+    'harness import-gor requests_0.gor.gz --out /tmp/gor.jsonl --opscom-only --redact none',
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.epilog = EPILOG
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("gor", help="a GoReplay capture file (.gor, .log, or .gz)")
     p.add_argument("--out", dest="recording", required=True, metavar="FILE",
                    help="the recording to write (.jsonl, or .jsonl.zst for zstd)")
     p.add_argument("--opscom-only", action="store_true", help="drop requests that are not OPSCOM calls")
     p.add_argument("--redact", choices=PROFILES, default="personal",
                    help="personal: also mask personal data of profile pushes (default); none: tokens only")
+    verb_help(p, exit_codes={0: "the recording was written", 2: "usage error: not a GoReplay file, or a flag is wrong; nothing written"}, examples=EXAMPLES)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -34,15 +34,13 @@ from harness.errors import ConfigError
 from harness.recording.files import Capture, RecordingWriter
 from harness.recording.format import match_path
 from harness.recording.redact import PROFILES, Redactor
+from harness.usage import verb_help
 
-EPILOG = """\
-exit status: 0 the recording was written, 2 usage error (nothing written).
-
-examples:
-  harness import-har capture.har --out recordings/from-browser.jsonl
-  mitmdump --mode reverse:http://127.0.0.1:8080 --set hardump=flows.har   # then:
-  harness import-har flows.har --out /tmp/flows.jsonl.zst --redact none
-"""
+EXAMPLES = (
+    'harness import-har capture.har --out recordings/from-browser.jsonl',
+    'harness import-har flows.har --out /tmp/flows.jsonl.zst   # from mitmdump --set hardump=flows.har',
+    'harness import-har postman-export.har --out /tmp/p.jsonl --redact none',
+)
 
 _ASSET_EXT = (".js", ".mjs", ".css", ".map", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".ico", ".webp", ".woff",
               ".woff2", ".ttf", ".eot", ".html", ".htm", ".txt", ".json.map")
@@ -50,13 +48,12 @@ _HEALTH = ("/health", "/healthz", "/healthcheck", "/ping", "/status", "/ready", 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.epilog = EPILOG
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("har", help="the HAR file (HAR 1.2)")
     p.add_argument("--out", dest="recording", required=True, metavar="FILE",
                    help="the recording to write (.jsonl, or .jsonl.zst for zstd)")
     p.add_argument("--redact", choices=PROFILES, default="personal",
                    help="personal: also mask personal data of profile pushes (default); none: tokens only")
+    verb_help(p, exit_codes={0: "the recording was written", 2: "usage error: not a HAR file, or a flag is wrong; nothing written"}, examples=EXAMPLES)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -18,23 +18,19 @@ from harness.recording.files import RecordingWriter
 from harness.recording.proxy import ProxySettings, serve
 from harness.recording.redact import PROFILES, Redactor
 from harness.transport.base import Origin
+from harness.usage import verb_help
 
-EPILOG = """\
-Tokens (apiToken, api_token, Authorization, cookies) are always replaced by a placeholder;
---redact personal (the default) also masks personal data in profile pushes, consistently.
-
-exit status: 0 the recording was closed (Ctrl-C or SIGTERM), 2 usage error.
-
-examples:
-  harness record --upstream http://127.0.0.1:8080 --listen 127.0.0.1:8081 --out recordings/today.jsonl.zst
-  harness record --upstream https://ctl.example.com --listen 0.0.0.0:8081 --out /var/tmp/meters.jsonl
-  harness record --upstream http://127.0.0.1:8080 --out /tmp/dev.jsonl --redact none --timeout 30s
-"""
+EXAMPLES = (
+    'harness record --upstream http://127.0.0.1:8080 --listen 127.0.0.1:8081 --out recordings/today.jsonl.zst',
+    'harness record --upstream https://ctl.example.com --listen 0.0.0.0:8081 --out /var/tmp/meters.jsonl',
+    'harness record --upstream http://127.0.0.1:8080 --out /tmp/dev.jsonl --redact none --timeout 30s',
+)
+NOTES = (
+    'Tokens (apiToken, api_token, Authorization, cookies) are always replaced by a placeholder;\n--redact personal (the default) also masks personal data in profile pushes, consistently.',
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.epilog = EPILOG
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--upstream", required=True, metavar="URL", help="the controller to forward to")
     p.add_argument("--listen", default="127.0.0.1:8081", metavar="HOST:PORT",
                    help="where clients connect (default: 127.0.0.1:8081; port 0 picks a free one)")
@@ -43,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--redact", choices=PROFILES, default="personal",
                    help="personal: also mask personal data of profile pushes (default); none: tokens only")
     p.add_argument("--timeout", default="60s", metavar="DURATION", help="upstream read timeout (default: 60s)")
+    verb_help(p, exit_codes={0: "the recording was closed cleanly (Ctrl-C, SIGTERM or SIGHUP ends it)", 2: "usage error: a flag is wrong; nothing was recorded"}, examples=EXAMPLES, notes=NOTES)
 
 
 def parse_listen(text: str) -> tuple[str, int]:

@@ -17,23 +17,17 @@ from harness.plan import overrides_from_args
 from harness.replay.plan import ReplaySettings, parse_speed, replay_plan
 from harness.run import dry_run, run_with_console
 from harness.units import parse_duration
+from harness.usage import RUN_EXIT_CODES, verb_help
 
-EPILOG = f"""\
-timing: the recorded offsets divided by --speed are the intended send times (latency is
-measured from them, as in harness run); --speed max sends as fast as the target answers
-over the pool, keeping each correlated chain in its recorded order.
-
-default gate: {', '.join(DEFAULT_CHECKS)}; and always {FLOOR_CHECK}. Add --check 'diff.changed<0.1%'
-to fail when answers differ from the recorded ones.
-
-exit status: 0 pass, 1 a check failed, 2 usage error (nothing sent), 3 harness error,
-130 interrupted (SIGINT, SIGTERM or SIGHUP; a second signal ends at once).
-
-examples:
-  harness replay recordings/meters-morning.jsonl --speed 60 --check 'diff.changed<0.1%'
-  OPSCOM_API_TOKEN=... harness replay day.jsonl.zst --target http://127.0.0.1:8080 --speed max --procs 2
-  harness replay recordings/meters-morning.jsonl --rate-multiplier 5 --loop 2 --max-rate 500 --from 10s --to 50s
-"""
+EXAMPLES = (
+    "harness replay recordings/meters-morning.jsonl --speed 60 --check 'diff.changed<0.1%'",
+    'OPSCOM_API_TOKEN=... harness replay day.jsonl.zst --target http://127.0.0.1:8080 --speed max --procs 2',
+    'harness replay recordings/meters-morning.jsonl --rate-multiplier 5 --loop 2 --max-rate 500 --from 10s --to 50s',
+)
+NOTES = (
+    'timing: the recorded offsets divided by --speed are the intended send times (latency is\nmeasured from them, as in harness run); --speed max sends as fast as the target answers\nover the pool, keeping each correlated chain in its recorded order.',
+    f"default gate: {', '.join(DEFAULT_CHECKS)}; and always {FLOOR_CHECK}. Add --check 'diff.changed<0.1%'\nto fail when answers differ from the recorded ones.",
+)
 
 _LOAD_FLAGS = ("load.connections", "load.procs", "load.transport", "load.timeout", "load.connect_timeout",
                "load.seed")
@@ -52,8 +46,6 @@ def _positive_int(what: str):  # type: ignore[no-untyped-def]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.epilog = EPILOG
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("recording", help="the recording (.jsonl or .jsonl.zst)")
     groups = add_option_arguments(p, ("target", "checks", "output"))
     for action in p._actions:  # noqa: SLF001 - one help line differs for replay
@@ -86,6 +78,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     groups["output"].add_argument("--quiet", action="store_true", help="no live view")
     groups["output"].add_argument("--dry-run", action="store_true",
                                   help="check the recording and flags, print the plan, send nothing")
+    verb_help(p, exit_codes=RUN_EXIT_CODES, examples=EXAMPLES, notes=NOTES)
 
 
 def settings_from_args(args: argparse.Namespace) -> ReplaySettings:
