@@ -26,6 +26,10 @@ from harness.errors import HarnessError
 VERBS: dict[str, tuple[str, str]] = {
     "serve": ("harness.controller.serve", "run the reference OPSCOM controller"),
     "run": ("harness.run", "drive load at a controller and check thresholds"),
+    "report": ("harness.report.rebuild", "rebuild a run's report.html and junit.xml from its run directory"),
+    "compare": ("harness.report.compare_verb", "compare two runs (a release with the last); exit 1 on a regression"),
+    "history": ("harness.report.history", "list a scenario's runs and chart p99 and errors across them"),
+    "capacity": ("harness.capacity.verb", "find the highest rate that holds every SLO"),
 }
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
