@@ -68,6 +68,7 @@ _TOTALS: dict[str, str] = {name: "count" for name in COUNT_STATS} | {
 # Top-level sections other writers add to summary.json: name -> {stat: kind}.
 SECTION_METRICS: dict[str, dict[str, str]] = {
     "diff": {"changed": "ratio", "changed_requests": "count", "compared": "count"},
+    "capacity": {"max_rate": "rate"},  # harness capacity: the maximum sustainable rate
 }
 _UNIT_SCALE = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 UNITS = {"latency": "ms", "ratio": "%", "count": "", "rate": "req/s"}

@@ -345,15 +345,17 @@ def shown_default(o: Option) -> str:
     return str(o.default)
 
 
-def add_option_arguments(parser: Any, groups: Iterable[str]) -> dict[str, Any]:
+def add_option_arguments(parser: Any, groups: Iterable[str], *, only: Iterable[str] | None = None) -> dict[str, Any]:
     """Add the flags of ``groups`` to an argparse parser, one argument group each,
-    every default shown. Defaults stay None in the namespace, so an override is
-    only what the user typed. Returns the argument groups by name."""
+    every default shown (``only``: just these flags of them). Defaults stay None in
+    the namespace, so an override is only what the user typed. Returns the argument
+    groups by name."""
     made: dict[str, Any] = {}
+    wanted = None if only is None else set(only)
     for group in groups:
         g = made[group] = parser.add_argument_group(GROUP_TITLES.get(group, group))
         for o in OPTIONS:
-            if o.group != group or o.flag is None:
+            if o.group != group or o.flag is None or (wanted is not None and o.flag not in wanted):
                 continue
             default = shown_default(o)
             help_text = o.help + (f" (default: {default})" if default else "")
