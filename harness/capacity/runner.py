@@ -111,8 +111,10 @@ def conclusion(outcome: Outcome, settings: CapacitySettings, checks: tuple[Check
         if failed:
             out["first_broken"] = out["broken"][0]
             others = "; also " + ", ".join(f"{c['expr']} ({c['measured']})" for c in failed[1:]) if failed[1:] else ""
-            words.append(f"It breaks at {breaking.rate:,.1f} req/s: {failed[0]['expr']} failed first (measured "
-                         f"{failed[0]['measured']}){others}.")
+            where = (f"It breaks at {breaking.rate:,.1f} req/s: {failed[0]['expr']} failed first"
+                     if outcome.max_rate is not None else
+                     f"At {breaking.rate:,.1f} req/s {failed[0]['expr']} still failed")
+            words.append(f"{where} (measured {failed[0]['measured']}){others}.")
         cpu = breaking.detail.get("generator_cpu", {})
         util = float(cpu.get("utilization", 0.0))
         out["generator_bound"] = util >= GENERATOR_BOUND
