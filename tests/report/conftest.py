@@ -4,7 +4,7 @@
   (``tests/support/debian.py``); never a browser download.
 - ``browser``: Playwright's Python API driving it headless with the flags this
   machine's closed network needs and an empty user-data directory; one browser for
-  the session, a fresh page per test (``open_page``).
+  this package's tests, a fresh page per test (``Browser.open``).
 - ``sample_run``: a real ``harness run`` against the embedded reference controller,
   with every generator (so error codes and deliberate codes appear) and one check
   that must fail, kept for the whole session.
@@ -31,7 +31,7 @@ def chromium() -> str:
         pytest.fail(str(exc))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # closed before other packages' asyncio tests run
 def browser(chromium: str) -> Iterator[Browser]:
     with tempfile.TemporaryDirectory(prefix="harness-chromium-") as profile, launch(chromium, Path(profile)) as b:
         yield b
