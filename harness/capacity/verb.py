@@ -121,8 +121,10 @@ def plan_from(args: argparse.Namespace) -> Plan:
 def _step_line(d: dict[str, Any], number: int) -> str:
     cpu = d["generator_cpu"]
     p99 = f"{d['p99_ms']:,.3g} ms" if d["p99_ms"] is not None else "-"
-    why = "" if d["passed"] else "  broke: " + ", ".join(d["failed"])
-    return (f"step {number:>2} {d['phase']:<6} {d['rate']:>10,.1f} req/s  {'PASS' if d['passed'] else 'FAIL'}  "
+    stopped = d["verdict"] in ("interrupted", "error")
+    why = "" if d["passed"] or stopped else "  broke: " + ", ".join(d["failed"])
+    result = "PASS" if d["passed"] else (d["verdict"].upper() if stopped else "FAIL")
+    return (f"step {number:>2} {d['phase']:<6} {d['rate']:>10,.1f} req/s  {result}  "
             f"achieved {d['achieved_rps']:,.1f}/s  p99 {p99}  errors {d['error_rate']:.2%}  "
             f"generator CPU {cpu['utilization']:.0%} of {cpu['procs']} proc(s){why}")
 

@@ -265,7 +265,9 @@ def capacity_section(summary: dict[str, Any], charts: Charts) -> str:
     rows = []
     for st in cap.get("steps", []):
         cpu = st.get("generator_cpu") or {}
-        rows.append([f"{st['rate']:,.1f}", esc(st.get("phase", "")), "pass" if st.get("passed") else "FAIL",
+        result = "pass" if st.get("passed") else (
+            "stopped" if st.get("verdict") in ("interrupted", "error") else "FAIL")
+        rows.append([f"{st['rate']:,.1f}", esc(st.get("phase", "")), result,
                      f"{st.get('achieved_rps', 0):,.1f}", ms(st.get("p50_ms")), ms(st.get("p99_ms")),
                      pct(st.get("error_rate")), pct(cpu.get("utilization")),
                      esc("; ".join(st.get("failed") or []))])

@@ -110,3 +110,18 @@ def test_a_two_hour_soak_report_is_small_and_draws(browser: Browser, tmp_path: P
                                      ".textContent).columns.t)")
     assert last_tick == 7199
     opened.page.close()
+
+
+def test_no_report_holds_the_token(tmp_path: Path) -> None:
+    from tests.support.harness_cli import harness_env, run_dir, stall_server
+
+    token = "tok-7f3a9c-never-written"
+    with stall_server() as server:
+        res = run_harness("run", "--target", server.url, "--mix", "enforcement=1", "--rate", "30", "--duration", "1s",
+                          "--procs", "1", "--csv", "--out", str(tmp_path), "--quiet",
+                          env=harness_env(OPSCOM_API_TOKEN=token))
+    assert res.returncode == 0, res.stderr
+    files = list(run_dir(tmp_path).iterdir())
+    assert {"report.html", "junit.xml", "endpoints.csv"} <= {f.name for f in files}
+    for f in files:
+        assert token.encode() not in f.read_bytes(), f.name
