@@ -278,7 +278,7 @@ def capacity_section(summary: dict[str, Any], charts: Charts) -> str:
 
 def parameters_section(summary: dict[str, Any]) -> str:
     r = summary["run"]
-    rows = [[esc(k), esc("–" if v is None else v)] for k, v in r.items()]
+    rows = [[esc(k), esc("–" if v is None else str(v).lower() if isinstance(v, bool) else v)] for k, v in r.items()]
     plan = orjson.dumps(summary.get("plan") or {}, option=orjson.OPT_INDENT_2).decode()
     return ("<h2>Run parameters</h2>" + table(["parameter", "value"], rows, classes=["l", "l"])
             + "<h3>Effective plan</h3><details open><summary>scenario, overrides and defaults as the run used "

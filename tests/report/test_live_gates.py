@@ -6,6 +6,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import jsonschema_rs
+import orjson
 import pytest
 
 from harness.checks import parse_check
@@ -13,7 +15,7 @@ from harness.livegates import LiveGates, live_problem
 from harness.metrics import Recorder
 from harness.timeline import NameSecond, Second
 from harness.workers import RunControl
-from tests.support.harness_cli import read_summary, run_dir, run_harness, stall_server
+from tests.support.harness_cli import ROOT, read_summary, run_dir, run_harness, stall_server
 
 
 def _scenario(tmp_path: Path, check: str, delay: str = "1s", duration: str = "30s") -> Path:
@@ -37,6 +39,8 @@ def test_a_stalled_target_aborts_the_run_on_a_live_latency_check(tmp_path: Path)
     live = next(c for c in s["checks"] if c["expr"] == "all.p99<100ms")
     assert live["passed"] is False and live["live"]["aborted"] and live["live"]["value"] >= 100
     assert live["abort_on_fail"] is True and live["abort_delay_s"] == 1.0
+    schema = orjson.loads((ROOT / "schemas" / "summary.v2.json").read_bytes())
+    assert list(jsonschema_rs.validator_for(schema).iter_errors(s)) == []
     d = run_dir(tmp_path / "out")
     html = (d / "report.html").read_text()
     assert "Aborted:" in html and "live check all.p99&lt;100ms failed" in html
