@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import uvloop
@@ -226,21 +226,47 @@ async def execute(plan: Plan, target: Target, *, control: RunControl | None = No
         raise ValueError(f"shard {shard[0]} of {shard[1]} does not exist")
     plans = _worker_plans(plan, target, run_id, shard)
     timeline = Timeline(len(plans))
+    observers = [o for make in LIVE_OBSERVERS if (o := make(plan, control)) is not None]
 
     def on_tick(worker: int, tick: Tick) -> None:
         for row in timeline.add(worker, tick):
+            for observer in observers:
+                observer.second(row)
             if on_second is not None:
                 on_second(row)
 
     started = datetime.now(UTC)
-    if len(plans) == 1:
-        results = await run_here(plans[0], on_tick, control)
-    else:
-        results = await run_in_processes(plans, on_tick, control)
+    try:
+        if len(plans) == 1:
+            results = await run_here(plans[0], on_tick, control)
+        else:
+            results = await run_in_processes(plans, on_tick, control)
+    finally:
+        for observer in observers:
+            observer.close()
     for row in timeline.finish():
         if on_second is not None:
             on_second(row)
-    return judge(plan, target, run_id, started, results, timeline, control, plans)
+    result = judge(plan, target, run_id, started, results, timeline, control, plans)
+    for observer in observers:
+        observer.finish(result)
+    return result
+
+
+class LiveObserver(Protocol):
+    """Something that watches a run while it goes (live gates, the Prometheus
+    endpoint): it sees each second of the timeline during the run (never the seconds
+    completed after it ended), is closed when the run ends, and may then amend the
+    result (before the run directory is written)."""
+
+    def second(self, row: Second) -> None: ...
+    def close(self) -> None: ...
+    def finish(self, result: RunResult) -> None: ...
+
+
+# Observers every run gets: functions of (plan, control) returning a LiveObserver, or
+# None when the plan asks for nothing of theirs. harness.extensions registers them.
+LIVE_OBSERVERS: list[Callable[[Plan, RunControl], LiveObserver | None]] = []
 
 
 def judge(plan: Plan, target: Target, run_id: str, started: datetime, results: list[WorkerResult],
@@ -316,7 +342,8 @@ def metrics_document(result: RunResult) -> dict[str, Any]:
 
 
 # Outputs written into every run directory, after the summary and the metrics:
-# functions of (run directory, result). Later outputs (HTML, JUnit) append here.
+# functions of (run directory, result). harness.extensions registers report.html,
+# junit.xml and the CSV files.
 EXTRA_WRITERS: list[Callable[[Path, RunResult], None]] = []
 
 
@@ -341,3 +368,7 @@ def ignore_sigpipe_output() -> None:
     with contextlib.suppress(OSError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
 
+
+# The outputs and live observers every run gets (report.html, junit.xml, CSV, live
+# gates, the Prometheus endpoint) register themselves in the lists above.
+from harness import extensions as _extensions  # noqa: E402,F401 - registration, after the lists exist

@@ -68,6 +68,7 @@ _TOTALS: dict[str, str] = {name: "count" for name in COUNT_STATS} | {
 # Top-level sections other writers add to summary.json: name -> {stat: kind}.
 SECTION_METRICS: dict[str, dict[str, str]] = {
     "diff": {"changed": "ratio", "changed_requests": "count", "compared": "count"},
+    "capacity": {"max_rate": "rate"},  # harness capacity: the maximum sustainable rate
 }
 _UNIT_SCALE = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 UNITS = {"latency": "ms", "ratio": "%", "count": "", "rate": "req/s"}
@@ -89,6 +90,8 @@ class Check:
     kind: str  # "latency", "ratio", "count", "rate"
     source: str = "flag"  # "default", "scenario", "flag", "api"
     where: str = ""  # "scenarios/x.toml:44", "--check"
+    abort_on_fail: bool = False  # also judged live; a failure stops the run (harness.livegates)
+    abort_delay_s: float = 0.0  # seconds after the start before the live judgement arms
 
     @property
     def metric(self) -> str:
@@ -103,8 +106,11 @@ class Check:
 
     def evaluate(self, summary: dict[str, Any]) -> CheckResult:
         value = lookup(summary, self.path, self.kind)
-        passed = value is not None and _OPS[self.op](value, self.threshold)
-        return CheckResult(check=self, value=value, passed=passed)
+        return CheckResult(check=self, value=value, passed=value is not None and self.passes(value))
+
+    def passes(self, value: float) -> bool:
+        """Whether a measured ``value`` (in the metric's own unit) meets the threshold."""
+        return _OPS[self.op](value, self.threshold)
 
     def format_threshold(self) -> str:
         return format_value(self.threshold, self.kind)
@@ -126,7 +132,8 @@ class CheckResult:
 
     def as_json(self) -> dict[str, Any]:
         c = self.check
-        return {
+        live = {"abort_on_fail": True, "abort_delay_s": c.abort_delay_s} if c.abort_on_fail else {}
+        return live | {
             "expr": c.expr,
             "metric": c.metric,
             "op": c.op,

@@ -33,6 +33,10 @@ VERBS: dict[str, tuple[str, str]] = {
     "import-gor": ("harness.recording.gor", "turn a GoReplay capture file into a recording"),
     "generate": ("harness.recording.generate", "write a synthetic recording from the traffic generators"),
     "replay": ("harness.replay.verb", "replay a recording against a controller and check thresholds"),
+    "report": ("harness.report.report_verb", "rebuild a run's report.html and junit.xml from its run directory"),
+    "compare": ("harness.report.compare_verb", "compare two runs (a release with the last); exit 1 on a regression"),
+    "history": ("harness.report.history", "list a scenario's runs and chart p99 and errors across them"),
+    "capacity": ("harness.capacity.verb", "find the highest rate that holds every SLO"),
 }
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3

@@ -65,6 +65,26 @@ def as_str_list(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+_THRESHOLD_KEYS = frozenset({"expr", "abort_on_fail", "delay"})
+
+
+def as_thresholds(value: Any) -> tuple[str | dict[str, Any], ...]:
+    """Threshold expressions, each a string or a table ``{expr = "...", abort_on_fail =
+    true, delay = "10s"}`` (a live gate, ``harness.livegates``)."""
+    items = [value] if isinstance(value, str | dict) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError(f"expected a list of thresholds, got {value!r}")
+    for item in items:
+        if isinstance(item, str) and item.strip():
+            continue
+        if isinstance(item, dict) and isinstance(item.get("expr"), str) and set(item) <= _THRESHOLD_KEYS \
+                and isinstance(item.get("abort_on_fail", False), bool):
+            continue
+        raise ValueError("expected a threshold such as \"p99<200ms\" or a table "
+                         f"{{expr = \"...\", abort_on_fail = true, delay = \"10s\"}}, got {item!r}")
+    return tuple(items)
+
+
 def choice(choices: tuple[str, ...]) -> Parse:
     def parse(value: Any) -> str:
         if value not in choices:
@@ -123,6 +143,14 @@ def amplitude(value: Any) -> float:
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+def port(value: Any) -> int:
+    """A TCP port to listen on; 0 takes a free one."""
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit() \
+            or not 0 <= int(value) <= 65535:
+        raise ValueError(f"expected a TCP port number (0-65535; 0 takes a free one), got {value!r}")
+    return int(value)
+
+
 def run_name(value: Any) -> str:
     """A scenario name becomes a directory under the reports root: nothing that
     could climb out of it (no separators, no leading dot, no ``..``)."""
@@ -149,6 +177,7 @@ class Option:
     choices: tuple[str, ...] | None = None
     repeat: bool = False  # a flag given several times adds to the scenario's list
     example: str | None = None  # for harness init, when the default is unset
+    switch: bool = False  # a flag that takes no value (--csv): given means true
 
     @property
     def section(self) -> str:
@@ -223,7 +252,7 @@ OPTIONS: tuple[Option, ...] = (
     _o("load.seed", "--seed", as_seed, 1, "traffic seed; also the embedded controller's data seed", "load",
        metavar="N"),
     # [checks]
-    _o("checks.thresholds", "--check", as_str_list, (),
+    _o("checks.thresholds", "--check", as_thresholds, (),
        "threshold such as 'plate_validate.p99<200ms' (repeatable; added to the scenario's)", "checks",
        metavar="EXPR", repeat=True),
     _o("checks.defaults", None, as_bool, True,
@@ -231,6 +260,11 @@ OPTIONS: tuple[Option, ...] = (
     # [output]
     _o("output.dir", "--out", as_str, None, "reports root of this scenario (default reports/<name>)", "output",
        metavar="DIR", example='"reports/smoke"'),
+    _o("output.csv", "--csv", as_bool, False,
+       "also write per-second and per-endpoint CSV files into the run directory", "output", switch=True),
+    _o("output.metrics_port", "--metrics-port", port, None,
+       "serve live Prometheus metrics on 127.0.0.1:PORT while the run goes", "output", metavar="PORT",
+       example="9464"),
 )
 BY_KEY: dict[str, Option] = {o.key: o for o in OPTIONS}
 BY_FLAG: dict[str, Option] = {o.flag: o for o in OPTIONS if o.flag}
@@ -281,6 +315,18 @@ def default_load(**values: Any) -> Any:
     return LoadSettings(**out)
 
 
+# The [output] settings other than dir (which is Plan.output), as a frozen record.
+OutputSettings = dataclasses.make_dataclass(
+    "OutputSettings",
+    [(o.name, Any, dataclasses.field(default=o.default)) for o in OPTIONS
+     if o.section == "output" and o.name != "dir"],
+    frozen=True,
+    kw_only=True,
+    namespace={"__doc__": "The [output] settings of a run but dir, parsed (csv, metrics_port)."},
+)
+OutputSettings.__module__ = __name__
+
+
 # --- command-line flags ---------------------------------------------------------------------
 
 GROUP_TITLES = {
@@ -299,19 +345,23 @@ def shown_default(o: Option) -> str:
     return str(o.default)
 
 
-def add_option_arguments(parser: Any, groups: Iterable[str]) -> dict[str, Any]:
+def add_option_arguments(parser: Any, groups: Iterable[str], *, only: Iterable[str] | None = None) -> dict[str, Any]:
     """Add the flags of ``groups`` to an argparse parser, one argument group each,
-    every default shown. Defaults stay None in the namespace, so an override is
-    only what the user typed. Returns the argument groups by name."""
+    every default shown (``only``: just these flags of them). Defaults stay None in
+    the namespace, so an override is only what the user typed. Returns the argument
+    groups by name."""
     made: dict[str, Any] = {}
+    wanted = None if only is None else set(only)
     for group in groups:
         g = made[group] = parser.add_argument_group(GROUP_TITLES.get(group, group))
         for o in OPTIONS:
-            if o.group != group or o.flag is None:
+            if o.group != group or o.flag is None or (wanted is not None and o.flag not in wanted):
                 continue
             default = shown_default(o)
             help_text = o.help + (f" (default: {default})" if default else "")
             kwargs: dict[str, Any] = {"dest": o.dest, "metavar": o.metavar, "help": help_text, "default": None}
+            if o.switch:
+                kwargs = {"dest": o.dest, "help": o.help, "default": None, "action": "store_const", "const": True}
             if o.repeat:
                 kwargs["action"] = "append"
             if o.choices:

@@ -17,6 +17,7 @@ when the process count was not asked for) is adjusted and said in ``notes``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -38,6 +39,7 @@ from harness.options import (
     SECTIONS,
     LoadSettings,
     Option,
+    OutputSettings,
     run_name,
 )
 from harness.pacing import ConstantPacer, Pacer, PoissonPacer, SinePacer, Stage, StagesPacer
@@ -84,6 +86,7 @@ class Plan:
     overrides: tuple[str, ...] = ()  # "--rate 200", in the order given
     notes: tuple[str, ...] = ()  # adjustments made to honour the settings
     names: tuple[str, ...] = ENDPOINT_NAMES  # request names checks may address
+    outputs: Any = field(default_factory=OutputSettings)  # OutputSettings: csv, metrics_port
 
     @property
     def duration(self) -> float:
@@ -107,6 +110,7 @@ class Plan:
             "checks": [c.expr for c in self.checks],
             "overrides": list(self.overrides),
             "notes": list(self.notes),
+            "output": dataclasses.asdict(self.outputs),
         }
         if self.pacer is None:
             out["load"]["arrival"] = None
@@ -494,16 +498,41 @@ def _checks(s: _Settings, sc: _Scenario | None, names: tuple[str, ...]) -> tuple
         where = sc.layer.where["checks.thresholds"]  # type: ignore[union-attr]
         items = _checked(where, BY_KEY["checks.thresholds"], file_items)
         first = _line_of(sc.text, "checks", "thresholds")  # type: ignore[union-attr]
-        for expr in items:
+        for item in items:
+            expr = item["expr"] if isinstance(item, dict) else item
             line = _line_of_item(sc.text, first, expr)  # type: ignore[union-attr]
-            user.append(parse_check(expr, names=names, source="scenario", where=f"{sc.path}:{line}"))  # type: ignore[union-attr]
+            user.append(_threshold(item, names, "scenario", f"{sc.path}:{line}"))  # type: ignore[union-attr]
     if s.over.has("checks.thresholds"):
         given = s.over.values["checks.thresholds"]
-        for expr in given[len(file_items or ()):]:
-            if not isinstance(expr, str):
-                raise ConfigError(f"{s.over.where['checks.thresholds']}: expected a threshold expression, got {expr!r}")
-            user.append(parse_check(expr, names=names, source="flag", where=s.over.where["checks.thresholds"]))
+        where = s.over.where["checks.thresholds"]
+        for item in given[len(file_items or ()):]:
+            if not isinstance(item, str | dict):
+                raise ConfigError(f"{where}: expected a threshold expression, got {item!r}")
+            user.append(_threshold(_checked(where, BY_KEY["checks.thresholds"], item)[0], names, "flag", where))
     return gate(user, defaults=bool(s.get("checks.defaults")), names=names)
+
+
+def _threshold(item: str | dict[str, Any], names: tuple[str, ...], source: str, where: str) -> Check:
+    """A threshold: an expression, or a table {expr, abort_on_fail, delay} (a live gate)."""
+    if isinstance(item, str):
+        return parse_check(item, names=names, source=source, where=where)
+    check = parse_check(item["expr"], names=names, source=source, where=where)
+    if not item.get("abort_on_fail", False):
+        if "delay" in item:
+            raise ConfigError(f"{where}: check {check.expr!r}: delay only applies with abort_on_fail = true")
+        return check
+    from harness.livegates import DEFAULT_DELAY_S, live_problem
+
+    problem = live_problem(check)
+    if problem is not None:
+        raise ConfigError(f"{where}: check {check.expr!r}: abort_on_fail: {problem}")
+    delay = DEFAULT_DELAY_S
+    if "delay" in item:
+        try:
+            delay = parse_duration(item["delay"])
+        except ValueError as exc:
+            raise ConfigError(f"{where}: check {check.expr!r}: delay: {exc}") from None
+    return replace(check, abort_on_fail=True, abort_delay_s=delay)
 
 
 def _output(s: _Settings, name: str) -> Path:
@@ -599,6 +628,8 @@ def build_plan(sc: _Scenario | None, over: _Layer, *, source: SourceSpec | None 
         overrides=overrides,
         notes=tuple(notes),
         names=names,
+        outputs=OutputSettings(**{o.name: s.get(o.key) for o in OPTIONS
+                                  if o.section == "output" and o.name != "dir"}),
     )
 
 

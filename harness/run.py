@@ -94,7 +94,8 @@ def dry_run(plan: Plan) -> int:
     for n in plan.notes:
         print(f"note: {n}")
     for c in plan.checks:
-        print(f"check: {c.expr}  [{c.source}{': ' + c.where if c.where and c.source != 'default' else ''}]")
+        live = f"  (live: stops the run when it fails, armed after {c.abort_delay_s:g}s)" if c.abort_on_fail else ""
+        print(f"check: {c.expr}  [{c.source}{': ' + c.where if c.where and c.source != 'default' else ''}]{live}")
     print(f"reports: {plan.output}/<time>-<run id>/")
     print("dry run: configuration is valid; nothing was sent")
     return 0

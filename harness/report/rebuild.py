@@ -2,8 +2,8 @@
 
 ``metrics.json`` holds the exact measurement (encoded histograms and counters per
 name and outcome, and the timeline with each second's histogram), the run's
-information and its effective plan. From it, ``load_run`` gives back the merged
-``Metrics`` and ``Timeline`` and ``rebuild_summary`` the same ``summary.json`` the
+information and its effective plan. From it, one gets back the merged
+``Metrics`` and ``Timeline`` (``read_stored_run``) and ``rebuild_summary`` the same ``summary.json`` the
 run wrote (same counts and percentiles, checks re-evaluated), so a report, a
 comparison or a new output format never depends on anything lost at the end of a
 run.
@@ -33,7 +33,7 @@ class StoredRun:
     summary: dict[str, Any]  # as the run wrote it
 
 
-def load_run(directory: Path) -> StoredRun:
+def read_stored_run(directory: Path) -> StoredRun:
     """Read a run directory; OSError/ValueError when it is not one."""
     doc = orjson.loads((directory / "metrics.json").read_bytes())
     summary = orjson.loads((directory / "summary.json").read_bytes())
@@ -52,7 +52,7 @@ def load_run(directory: Path) -> StoredRun:
 def rebuild_summary(directory: Path) -> dict[str, Any]:
     """summary.json from metrics.json: the measurement, the checks re-evaluated, the
     verdict and errors as the run recorded them (a crash is not in the metrics)."""
-    stored = load_run(directory)
+    stored = read_stored_run(directory)
     summary = build_summary(stored.metrics, stored.run, [row.brief() for row in stored.timeline.rows],
                             stored.plan)
     names = tuple(summary["endpoints"]) + tuple(stored.summary.get("endpoints", {}))

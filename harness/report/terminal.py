@@ -229,7 +229,8 @@ def run_lines(summary: dict[str, Any]) -> list[str]:
     if summary["codes"]:
         lines.append("unexpected API error codes: " + ", ".join(f"{k}×{v}" for k, v in summary["codes"].items()))
     if run.get("interrupted"):
-        lines.append(f"INTERRUPTED ({run.get('reason') or 'stopped early'}): the numbers cover the run up to then")
+        stopped = "ABORTED" if summary.get("verdict") == "fail" else "INTERRUPTED"  # fail: a live check stopped it
+        lines.append(f"{stopped} ({run.get('reason') or 'stopped early'}): the numbers cover the run up to then")
     for err in summary.get("errors", []):
         lines.append(f"ERROR: {err}")
     return lines
