@@ -23,29 +23,21 @@ from harness.errors import ConfigError
 from harness.options import add_option_arguments
 from harness.plan import Override, Plan, load_plan, overrides_from_args
 from harness.units import parse_duration, parse_positive_number, parse_ratio
+from harness.usage import verb_help
 
-EPILOG = """\
-SLOs are thresholds as in harness run --check (repeatable); without --slo, the scenario's own
-[checks] thresholds are the SLOs. The result is one run directory under --out (default
-reports/<name>-capacity): the run at the maximum sustainable rate, with report.html (the knee
-chart and every step) and summary.json's capacity section (max_rate, steps, generator CPU).
-
-exit status: 0 a sustainable rate was found (and met --require), 1 none was (or it is below
---require), 2 usage error (nothing sent), 3 harness error, 130 interrupted.
-
-examples:
-  harness capacity scenarios/smoke.toml --slo 'plate_validate.p99<200ms' --slo 'error_rate<1%'
-  harness capacity --mix enforcement=100 --slo 'all.p99<50ms' --slo 'error_rate<0.5%' --hold 20s
-  OPSCOM_API_TOKEN=... harness capacity scenarios/release.toml --target http://127.0.0.1:8080 \\
-      --slo 'all.p99<250ms' --start-rate 100 --require 800
-"""
+EXAMPLES = (
+    "harness capacity scenarios/smoke.toml --slo 'plate_validate.p99<200ms' --slo 'error_rate<1%'",
+    "harness capacity --mix enforcement=100 --slo 'all.p99<50ms' --slo 'error_rate<0.5%' --hold 20s",
+    "OPSCOM_API_TOKEN=... harness capacity scenarios/release.toml --target http://127.0.0.1:8080 --slo 'all.p99<250ms' --start-rate 100 --require 800",
+)
+NOTES = (
+    "SLOs are thresholds as in harness run --check (repeatable); without --slo, the scenario's own\n[checks] thresholds are the SLOs. The result is one run directory under --out (default\nreports/<name>-capacity): the run at the maximum sustainable rate, with report.html (the knee\nchart and every step) and summary.json's capacity section (max_rate, steps, generator CPU).",
+)
 
 _LOAD_FLAGS = ("--connections", "--procs", "--transport", "--timeout", "--connect-timeout", "--seed")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.epilog = EPILOG
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("scenario", nargs="?", help="scenario file (TOML): the traffic, target and SLOs")
     add_option_arguments(p, ("target",))
     load = add_option_arguments(p, ("load",), only=_LOAD_FLAGS)["load"]
@@ -67,6 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--require", metavar="N", help="fail (exit 1) unless the maximum rate is at least N req/s")
     add_option_arguments(p, ("output",), only=("--out", "--metrics-port", "--csv"))
     p.add_argument("--quiet", action="store_true", help="no line per step")
+    verb_help(p, exit_codes={0: "a sustainable rate was found (and met --require)", 1: "none was, or it is below --require", 2: "usage error: nothing was sent", 3: "the harness failed", 130: "interrupted; the steps so far are kept"}, examples=EXAMPLES, notes=NOTES)
 
 
 def _flag(args: argparse.Namespace, dest: str, flag: str, parse: Any) -> Any:

@@ -22,25 +22,19 @@ from harness.report.compare import (
 )
 from harness.report.page import Charts, esc, page, table
 from harness.report.rundata import RunData, load_run
+from harness.usage import verb_help
 
-EPILOG = """\
-tolerances (--tolerance KEY=VALUE, repeatable): p50=10%+5ms, p99=10%+5ms, p999=20%+10ms
-(worse by more than both), error_rate=0.1 (percentage points), throughput=10% (a drop, judged
-when both runs asked for the same rate), new_codes=on (any new error code or failure
-outcome), violations=on (contract violations where there were none); any of them =off.
-
-exit status: 0 no regression, 1 a regression, 2 usage error (a path that is not a run).
-
-examples:
-  harness compare reports/release-1.4 reports/release-1.5
-  harness compare baseline/summary.json reports/smoke --tolerance p99=20%+10ms --html compare.html
-  harness compare reports/smoke/20261120T090000Z-aa11bb reports/smoke/20261123T090000Z-cc22dd
-"""
+EXAMPLES = (
+    'harness compare reports/release-1.4 reports/release-1.5',
+    'harness compare baseline/summary.json reports/smoke --tolerance p99=20%+10ms --html compare.html',
+    'harness compare reports/smoke/20261120T090000Z-aa11bb reports/smoke/20261123T090000Z-cc22dd',
+)
+NOTES = (
+    'tolerances (--tolerance KEY=VALUE, repeatable): p50=10%+5ms, p99=10%+5ms, p999=20%+10ms\n(worse by more than both), error_rate=0.1 (percentage points), throughput=10% (a drop, judged\nwhen both runs asked for the same rate), new_codes=on (any new error code or failure\noutcome), violations=on (contract violations where there were none); any of them =off.',
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.epilog = EPILOG
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("base", metavar="BASE", help="the run to compare against (the last release)")
     p.add_argument("new", metavar="NEW", help="the run under judgement")
     p.add_argument("--tolerance", action="append", default=[], metavar="KEY=VALUE",
@@ -48,6 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-requests", type=int, default=None, metavar="N",
                    help="judge latency only where both runs have N timed requests (default 30)")
     p.add_argument("--html", metavar="FILE", help="also write the comparison as a self-contained HTML page")
+    verb_help(p, exit_codes={0: "no regression", 1: "a regression beyond the tolerances", 2: "usage error: a path that is not a run, or a bad tolerance"}, examples=EXAMPLES, notes=NOTES)
 
 
 def tolerances_from(args: argparse.Namespace) -> Tolerances:

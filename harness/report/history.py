@@ -18,28 +18,25 @@ from harness.errors import ConfigError
 from harness.report.chartdata import sig
 from harness.report.page import Charts, esc, ms, page, pct, table
 from harness.report.rundata import read_json
+from harness.usage import verb_help
 
 HISTORY_FILE = "history.html"
 
-EPILOG = """\
-DIR is a scenario's reports directory (reports/<name>, or the --out of its runs).
-history.html is written into DIR unless --html names another file.
-
-exit status: 0 listed, 2 DIR holds no runs (or cannot be read).
-
-examples:
-  harness history reports/smoke
-  harness history reports/release --last 20
-  harness history /srv/ci-artifacts/release --html /tmp/release-history.html
-"""
+EXAMPLES = (
+    'harness history reports/smoke',
+    'harness history reports/release --last 20',
+    'harness history /srv/ci-artifacts/release --html /tmp/release-history.html',
+)
+NOTES = (
+    "DIR is a scenario's reports directory (reports/<name>, or the --out of its runs).\nhistory.html is written into DIR unless --html names another file.",
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.epilog = EPILOG
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("root", metavar="DIR", help="a scenario's reports directory")
     p.add_argument("--last", type=int, default=None, metavar="N", help="only the N most recent runs")
     p.add_argument("--html", metavar="FILE", help=f"where to write the page (default DIR/{HISTORY_FILE})")
+    verb_help(p, exit_codes={0: "listed (and history.html written)", 2: "usage error: DIR holds no runs (or cannot be read)"}, examples=EXAMPLES, notes=NOTES)
 
 
 def find_runs(root: Path) -> list[dict[str, Any]]:

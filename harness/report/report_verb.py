@@ -13,25 +13,22 @@ from pathlib import Path
 
 from harness.report.csvfiles import ENDPOINTS_FILE
 from harness.report.rundata import load_run
+from harness.usage import verb_help
 
-EPILOG = """\
-RUN is a run directory, its summary.json, or a scenario's reports directory (its
-latest run). The CSV files are rewritten when --csv is given or the run has them.
-
-exit status: 0 written, 2 RUN is not a run directory (or cannot be read), 3 harness error.
-
-examples:
-  harness report reports/smoke                       # the latest run of scenarios/smoke.toml
-  harness report reports/smoke/20261123T201500Z-a1b2c3 --csv
-  harness report artifacts/summary.json              # a run kept by CI
-"""
+EXAMPLES = (
+    'harness report reports/smoke                       # the latest run of scenarios/smoke.toml',
+    'harness report reports/smoke/20261123T201500Z-a1b2c3 --csv',
+    'harness report artifacts/summary.json              # a run kept by CI',
+)
+NOTES = (
+    "RUN is a run directory, its summary.json, or a scenario's reports directory (its\nlatest run). The CSV files are rewritten when --csv is given or the run has them.",
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.epilog = EPILOG
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("run", metavar="RUN", help="run directory, summary.json, or reports directory (latest run)")
     p.add_argument("--csv", action="store_true", help="also write the per-second and per-endpoint CSV files")
+    verb_help(p, exit_codes={0: "the files were written", 2: "usage error: RUN is not a run directory (or cannot be read)", 3: "the harness failed"}, examples=EXAMPLES, notes=NOTES)
 
 
 def main(args: argparse.Namespace) -> int:
