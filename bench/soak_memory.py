@@ -446,7 +446,7 @@ def checkpoints(times: list[float], w: int, e: int) -> list[int]:
     step = max(1, math.ceil(span / 9 / interval - 1e-9)) * interval
     picks, t = [], times[w]
     while t < times[e] - step / 2:
-        picks.append(sample_at(times, t))
+        picks.append(min(range(w, e + 1), key=lambda i: abs(times[i] - t)))  # the nearest
         t += step
     picks.append(e)
     return sorted(set(picks))
