@@ -28,6 +28,7 @@ Usage: ``.venv/bin/python bench/soak_memory.py [--quick] [--rate N] [--duration 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import math
 import os
@@ -249,6 +250,7 @@ class RunOutcome:
     stderr_tail: str
     load_before: str
     load_after: str
+    t0_offset: float | None  # the run's t=0 (summary.json's timeline), seconds after the launch
     machine_busy_cores: float  # the whole machine, averaged over the run
     run_cpu_cores: float  # the run's own processes
 
@@ -294,6 +296,7 @@ def run(cfg: Config, out: Path) -> tuple[Sampler, RunOutcome]:
     load_before = Path("/proc/loadavg").read_text().split(" ", 3)[:3]
     busy0, total0 = machine_busy_ticks()
     launched = time.monotonic()
+    launched_wall = time.time()
     # A session of our own for the harness: a Ctrl-C at this terminal reaches us
     # alone, and we stop the run in order (SIGINT to the harness, which drains).
     proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -343,8 +346,16 @@ def run(cfg: Config, out: Path) -> tuple[Sampler, RunOutcome]:
     summary = None
     try:
         summary = json.loads((out / "summary.json").read_text())
+        (WORK / "soak_memory_summary.json").write_text(json.dumps(summary, indent=1))
     except (OSError, ValueError):
         pass
+    t0_offset = None
+    if summary is not None:
+        try:
+            started = dt.datetime.fromisoformat(summary["run"]["started"].replace("Z", "+00:00"))
+            t0_offset = started.timestamp() - launched_wall  # whole seconds: good enough
+        except (KeyError, ValueError):
+            pass
     return sampler, RunOutcome(
         exit_code=None if killed else proc.returncode,
         wall_s=wall,
@@ -352,6 +363,7 @@ def run(cfg: Config, out: Path) -> tuple[Sampler, RunOutcome]:
         stderr_tail=tail,
         load_before=" ".join(load_before),
         load_after=" ".join(Path("/proc/loadavg").read_text().split(" ", 3)[:3]),
+        t0_offset=t0_offset,
         machine_busy_cores=machine_busy,
         # CPU time seen at the last sample (a lower bound: the final second is missed).
         run_cpu_cores=run_ticks / hz / max(wall, 1e-9),
@@ -421,15 +433,31 @@ def mb(value: int | None) -> str:
     return "-" if value is None else f"{value / MB:.1f}"
 
 
-def print_samples(sampler: Sampler) -> None:
+def load_between(outcome: RunOutcome, start: float, end: float) -> tuple[float | None, float | None]:
+    """Answered requests/s and the worst p99 (ms) of the run's timeline between two
+    sample times (seconds since the launch): whether the target kept up meanwhile."""
+    if outcome.summary is None or outcome.t0_offset is None:
+        return None, None
+    rows = [r for r in outcome.summary.get("timeline", [])
+            if start <= r["t"] + outcome.t0_offset < end]
+    if not rows:
+        return None, None
+    return sum(r["requests"] for r in rows) / len(rows), max(r["p99_ms"] for r in rows)
+
+
+def print_samples(sampler: Sampler, outcome: RunOutcome) -> None:
     procs = sampler.ordered()
-    head = f"{'t':>6}" + "".join(f"{p.role[:22]:>24}" for p in procs) + f"{'total':>10}"
-    print("\nresident memory (VmRSS, MB) per process over time, t since the launch")
+    head = (f"{'t':>6}" + "".join(f"{p.role[:22]:>24}" for p in procs) + f"{'total':>10}"
+            + f"{'req/s':>9}{'p99 ms':>9}")
+    print("\nresident memory (VmRSS, MB) per process over time, t since the launch;")
+    print("req/s answered and worst p99 since the previous sample, from summary.json's timeline")
     print(head)
     for i, t in enumerate(sampler.times):
         values = [p.rss.get(i) for p in procs]
         total = sum(v for v in values if v is not None)
-        print(f"{fmt_t(t):>6}" + "".join(f"{mb(v):>24}" for v in values) + f"{total / MB:>10.1f}")
+        rps, p99 = load_between(outcome, sampler.times[i - 1] if i else 0.0, t)
+        load = f"{rps:>9,.0f}{p99:>9.1f}" if rps is not None and p99 is not None else f"{'-':>9}{'-':>9}"
+        print(f"{fmt_t(t):>6}" + "".join(f"{mb(v):>24}" for v in values) + f"{total / MB:>10.1f}" + load)
     print()
     for p in procs:
         print(f"  {p.role:<24} pid {p.key[0]:<8} {p.cmd[:90]}")
@@ -443,7 +471,7 @@ def checkpoints(times: list[float], w: int, e: int) -> list[int]:
     span = times[e] - times[w]
     # About ten columns, on whole multiples of the sampling interval.
     interval = (times[-1] - times[0]) / max(1, len(times) - 1)
-    step = max(1, math.ceil(span / 9 / interval - 1e-9)) * interval
+    step = max(1, math.ceil(span / 9 / interval - 0.1)) * interval  # sample times drift a little
     picks, t = [], times[w]
     while t < times[e] - step / 2:
         picks.append(min(range(w, e + 1), key=lambda i: abs(times[i] - t)))  # the nearest
@@ -467,7 +495,7 @@ def markdown(sampler: Sampler, cfg: Config, outcome: RunOutcome, growths: list[G
         sums = [sum(p.rss.get(i, 0) for p in sampler.ordered()) for i in cols]
         lines.append("| **total** | " + " | ".join(f"{s / MB:.1f}" for s in sums) + f" | **{total.mb:+.1f} MB** |")
     lines.append("")
-    lines.append(f"Resident memory (VmRSS, MB = 10^6 bytes) at minutes since launch. {load_line(cfg, outcome)}")
+    lines.append(f"Resident memory (VmRSS, MB = 10^6 bytes) at m:ss since the launch. {load_line(cfg, outcome)}")
     return "\n".join(lines)
 
 
@@ -482,7 +510,7 @@ def load_line(cfg: Config, outcome: RunOutcome) -> str:
                  f"achieved {t.get('achieved_rps', 0.0):,.0f} req/s, {t.get('dropped', 0):,} dropped, "
                  f"{t.get('errors', 0):,} errors")
     text += (f"; machine load {outcome.machine_busy_cores:.2f} of {os.cpu_count()} cores busy "
-             f"(the run itself {outcome.run_cpu_cores:.2f}), loadavg {outcome.load_before} -> {outcome.load_after}.")
+             f"(the run itself at least {outcome.run_cpu_cores:.2f}), loadavg {outcome.load_before} -> {outcome.load_after}.")
     return text
 
 
@@ -494,7 +522,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="soak-memory-") as tmp:
         sampler, outcome = run(cfg, Path(tmp))
-    print_samples(sampler)
+    print_samples(sampler, outcome)
     growths, total, w, e = judge(sampler, cfg)
     print("\nmarkdown for the README:\n")
     print(markdown(sampler, cfg, outcome, growths, total, w, e))
@@ -521,6 +549,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         passed = g.mb < cfg.goal_mb
         ok = ok and passed
         print(f"  {'PASS' if passed else 'FAIL'}  {g.role:<24} {g.at_warmup / MB:8.1f} -> {g.at_end / MB:8.1f} MB  ({g.mb:+.1f} MB)")
+    dropped = ((outcome.summary or {}).get("totals") or {}).get("dropped", 0)
+    if dropped:
+        print(f"note: {dropped:,} hits were dropped: the run fell behind its schedule (a busy machine?), "
+              "and a backlog of calls waiting for a connection (up to max_backlog per worker) holds memory too")
     print(f"verdict: {'PASS' if ok else 'FAIL'}")
     return 0 if ok else 1
 
