@@ -205,7 +205,10 @@ class Sampler:
         # Workers are numbered in the order they were started (the parent starts
         # worker 0 first), which their start times and pids follow.
         for st in sorted(new, key=lambda s: (s.start, s.pid)):
-            proc = self.procs[(st.pid, st.start)] = Proc((st.pid, st.start), self._role(st), cmdline(st.pid))
+            role = self._role(st)
+            if any(p.role == role for p in self.procs.values()):
+                role = f"{role} ({st.pid})"  # roles name rows and must stay apart
+            proc = self.procs[(st.pid, st.start)] = Proc((st.pid, st.start), role, cmdline(st.pid))
             self._record(proc, st, index)
 
     def _record(self, proc: Proc, st: ProcStat, index: int) -> None:
