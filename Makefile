@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench bench-controller bench-live bench-replay lint
+.PHONY: run test bench bench-controller bench-live bench-replay bench-memory lint
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,3 +35,8 @@ bench-live: $(BIN)/.installed
 # Recording and replay benchmark (reading, replay memory and rate, proxy overhead; ~15 minutes).
 bench-replay: $(BIN)/.installed
 	$(BIN)/python bench/replay_bench.py
+# Memory soak (about 11 minutes): `harness run --rate 2000 --duration 10m` on the embedded
+# controller, RSS of every process over time; exits 1 if any grows 10 MB after the first
+# minute. `BENCH_MEMORY_ARGS=--quick` for a 2-minute try.
+bench-memory: $(BIN)/.installed
+	$(BIN)/python bench/soak_memory.py $(BENCH_MEMORY_ARGS)

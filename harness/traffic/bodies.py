@@ -7,21 +7,28 @@ with placeholder values, keeps the key layouts it chose (credentials included, s
 their placement still comes from ``build_body`` alone), and per call only fills a
 layout in. ``WallClock`` writes OPSCOM's ``Y-m-d\\TH:i:s`` from run time with a
 cached date part, ~5x cheaper than ``strftime``.
+
+Every body a generator makes goes through ``compact``: ``orjson.dumps`` hands back
+its write buffer, at least 4 KiB, as the bytes object (3.13 does not shrink it), so a
+100-byte body held for a while (a pre-built plate call, a follow-up waiting for its
+time, a call in the engine's backlog) costs 4 KiB of memory; an exact-size copy
+costs ~0.15 us.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import orjson
 
-from harness.opscom.builders import Ref, build_body, format_datetime
+from harness.opscom.builders import Ref, build_body, encode_body, format_datetime
 from harness.opscom.endpoints import Endpoint, Kind
 
 ABSENT: Final = object()  # a value that leaves its field out of the body
+_DAYS_CACHED = 16  # date prefixes WallClock keeps: today, and the days permits end on
 _EPOCH = datetime(1970, 1, 1)
 
 
@@ -34,6 +41,17 @@ class _Slot:
 
 # How a layout entry is filled in.
 _CONST, _PLAIN, _REF_ID, _REF_NAME = range(4)
+
+
+def compact(data: bytes) -> bytes:
+    """``data`` in a bytes object of its own exact size (see the module docstring).
+    ``bytes(data)`` or a full slice would hand back the same object."""
+    return bytes(memoryview(data))
+
+
+def encode_compact(body: Mapping[str, Any]) -> bytes:
+    """A body as JSON bytes: ``encode_body``, without the slack."""
+    return compact(encode_body(body))
 
 
 def _placeholders(
@@ -106,7 +124,7 @@ class BodyLayouts:
             if mode != _PLAIN and type(value) is Ref:
                 value = str(value.id) if mode == _REF_ID else value.name
             body[key] = value
-        return orjson.dumps(body)
+        return compact(orjson.dumps(body))
 
 
 class WallClock:
@@ -128,6 +146,8 @@ class WallClock:
         day, second = divmod(seconds, 86_400)
         prefix = self._days.get(day)
         if prefix is None:
+            if len(self._days) >= _DAYS_CACHED:  # a long soak crosses many days: bound it
+                self._days.clear()
             prefix = self._days[day] = format_datetime(_EPOCH + timedelta(days=day))[:10] + "T"
         minute, second = divmod(second, 60)
         return prefix + _HOUR_MINUTES[minute] + _SECONDS[second]

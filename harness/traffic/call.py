@@ -37,8 +37,10 @@ class Call:
 
     Immutable by convention once made, except ``wire``: a transport may cache the
     request's encoded bytes there (a source may hand out the same Call many times,
-    e.g. a plate lookup, and the transport then encodes it once); and ``hold``,
-    which the engine clears when it releases a held call.
+    e.g. a plate lookup, and the transport then encodes it once); ``hold``, which
+    the engine clears when it releases a held call; and ``owner``: a source that
+    combines others (the mix) notes there which one made a feedback call, so its
+    answer finds the way back without a table of calls in flight.
 
     ``hold`` (None for almost every call): ``HOLD`` parks the call in the engine
     until its source releases it; an ``Outcome`` of the not-sent kind (``orphaned``)
@@ -47,7 +49,7 @@ class Call:
 
     __slots__ = (
         "endpoint", "name", "key", "plate_service", "method", "path", "query", "headers",
-        "body", "expect", "feedback", "tag", "wire", "hold",
+        "body", "expect", "feedback", "tag", "wire", "hold", "owner",
     )
 
     def __init__(
@@ -88,6 +90,7 @@ class Call:
         self.tag = tag
         self.wire: bytes | None = None
         self.hold: Any = None
+        self.owner: Any = None
 
     @property
     def target(self) -> str:
@@ -111,7 +114,12 @@ class TrafficSource(Protocol):
 
     def on_result(self, call: Call, outcome: Outcome, doc: Any, now: float) -> None:
         """The answer to a call made with ``feedback=True``; ``doc`` is the decoded
-        body (None if undecodable or never answered)."""
+        body (None if undecodable or never answered).
+
+        The engine calls it exactly once for every such call, including calls that
+        were never answered (a transport failure) or never sent (``dropped`` from a
+        full backlog, ``unsent`` at the end of the run): a source forgets the call
+        here, so what it keeps per call is bounded by the calls in flight."""
         ...
 
 

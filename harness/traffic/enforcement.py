@@ -24,9 +24,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.opscom.builders import build_body, encode_body
+from harness.opscom.builders import build_body
 from harness.opscom.endpoints import ENDPOINTS
 from harness.opscom.outcome import Outcome
+from harness.traffic.bodies import encode_compact
 from harness.traffic.call import Call, TrafficContext
 from harness.traffic.options import Options
 from harness.traffic.shared import Shared
@@ -80,7 +81,7 @@ class EnforcementTraffic:
 
         def make(plate: str) -> Call:
             body = build_body(PLATE, token=ctx.token, client=ctx.client, values={"plate": plate})
-            return Call(PLATE, path, encode_body(body))
+            return Call(PLATE, path, encode_compact(body))
 
         self._make = make
         rank_rng = rng_for(ctx, NAME + ":rank", per_worker=False)
@@ -117,7 +118,10 @@ class EnforcementTraffic:
             else []
         )
         self._j = 0
-        self._pushed_calls: dict[str, Call] = {}
+        # The call of the plate in each ring slot of the pushed record, made on the
+        # first pick and reused until the slot holds another plate: at most one per
+        # slot, so as bounded as the record, however many plates a soak pushes.
+        self._pushed_calls: list[tuple[str, Call] | None] = [None] * self.pushed.capacity
 
     # --- TrafficSource ----------------------------------------------------------------
 
@@ -163,12 +167,13 @@ class EnforcementTraffic:
     def _pushed_call(self, now: float) -> Call:
         j = self._j
         self._j = (j + 1) & (_PUSHED_DRAWS - 1)
-        plate = self.pushed.pick(self._pushed_k[j], now)
-        if plate is None:
+        slot = self.pushed.pick_slot(self._pushed_k[j], now)
+        if slot < 0:
             return self._fallback[j]
-        call = self._pushed_calls.get(plate)
-        if call is None:
-            if len(self._pushed_calls) >= 4 * self.pushed.capacity:
-                self._pushed_calls.clear()  # bound the cache; rebuilt on demand
-            call = self._pushed_calls[plate] = self._make(plate)
+        plate = self.pushed.plate_at(slot)
+        cached = self._pushed_calls[slot]
+        if cached is not None and cached[0] == plate:
+            return cached[1]
+        call = self._make(plate)
+        self._pushed_calls[slot] = (plate, call)
         return call

@@ -21,7 +21,7 @@ import string
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from harness.opscom.builders import Ref, build_body, encode_body
+from harness.opscom.builders import Ref, build_body
 from harness.opscom.endpoints import ENDPOINTS
 from harness.opscom.outcome import Outcome
 from harness.opscom.reference_data import (
@@ -33,7 +33,7 @@ from harness.opscom.reference_data import (
     USER_TYPES,
     VEHICLE_TYPES,
 )
-from harness.traffic.bodies import ABSENT, BodyLayouts
+from harness.traffic.bodies import ABSENT, BodyLayouts, encode_compact
 from harness.traffic.call import Call, TrafficContext
 from harness.traffic.ids import base36, run_tag, worker_code
 from harness.traffic.options import Options
@@ -147,7 +147,7 @@ class IntegrationTraffic:
     # --- the calls --------------------------------------------------------------------
 
     def _call(self, name: str, body: dict[str, Any], **kw: Any) -> Call:
-        return Call(ENDPOINTS[name], self._paths[name], encode_body(body), **kw)
+        return Call(ENDPOINTS[name], self._paths[name], encode_compact(body), **kw)
 
     def _pick(self, seq: Sequence[T]) -> T:
         return seq[int(self._random() * len(seq))]

@@ -16,6 +16,11 @@ calls and runs the ones that take two steps:
 
 Each call picks an (endpoint, code) pair uniformly among those enabled, then one of
 its recipes, so every code is exercised whatever the number of ways to cause it.
+
+State is bounded: a setup's follow-on travels on its call and is forgotten when
+the engine reports the call (an unanswered or refused setup releases nothing); at
+most ``_MAX_PARKED`` recipes wait for our permit and ``_MAX_READY`` released calls
+for their turn; unique values come from a counter.
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.opscom.builders import Ref, build_body, encode_body, format_datetime
+from harness.opscom.builders import Ref, build_body, format_datetime
 from harness.opscom.endpoints import ENDPOINTS, Endpoint
 from harness.opscom.outcome import OK, Outcome, api_error
 from harness.opscom.reference_data import PLATE_TYPES, PROVINCES
+from harness.traffic.bodies import encode_compact
 from harness.traffic.call import Call, TrafficContext
 from harness.traffic.ids import base36, run_tag, worker_code
 from harness.traffic.options import Options
@@ -64,6 +70,10 @@ class _Then:
 
 
 _MAX_PARKED = 64
+# Released calls waiting for an invalid pick. They come from answered setups, each
+# made while nothing was waiting, so the queue stays near the setups in flight; the
+# cap only matters if answers arrive in a burst (a stalled target recovering).
+_MAX_READY = 1024
 
 
 class InvalidTraffic:
@@ -129,7 +139,7 @@ class InvalidTraffic:
     def on_result(self, call: Call, outcome: Outcome, doc: Any, now: float) -> None:
         tag = call.tag
         if isinstance(tag, _Then):
-            if outcome.ok:
+            if outcome.ok and len(self._ready) < _MAX_READY:
                 self._ready.append(self._final(tag.recipe, tag.then(doc)))
         elif isinstance(tag, _PermitSetup):
             self._permit_in_flight = False
@@ -137,7 +147,9 @@ class InvalidTraffic:
             parked, self._parked = self._parked, []
             if isinstance(ref, str) and ref:
                 self.permit = LivePermit(ref, tag.plate, tag.start, tag.end)
-                self._ready.extend(self.start(r) for r in parked)
+                # Parked recipes go out first; never more than the queue's bound.
+                room = max(0, _MAX_READY - len(self._ready))
+                self._ready.extend(self.start(r) for r in parked[:room])
 
     # --- recipes to calls -------------------------------------------------------------
 
@@ -182,7 +194,7 @@ class InvalidTraffic:
             return d.raw
         token = self._token if d.token is CTX else d.token
         client = self.ctx.client if d.client is CTX else d.client
-        return encode_body(
+        return encode_compact(
             build_body(d.endpoint, token=token, client=client, values=d.values, alias=self._alias)
         )
 
@@ -268,7 +280,7 @@ class InvalidTraffic:
         return f"bogus-{self.random_uuid()}"
 
     def truncated_json(self, ep: Endpoint) -> bytes:
-        body = encode_body(
+        body = encode_compact(
             build_body(
                 ep,
                 token=self._token,

@@ -12,6 +12,14 @@ a new push, so the meters' share of the mix is the same whatever the follow-ups.
 Accepted plates go to the shared ``PushedPlates`` record, where enforcement finds
 them; a refund removes the plate when the delete is sent.
 
+State is bounded: a push's follow-up decisions travel on its call (the engine
+reports every feedback call exactly once, answered or not, and an unanswered push
+simply schedules nothing); scheduled follow-ups are kept as a few fields, their
+bodies made when they are handed out, and leave the queue after at most two
+``followup_delay``; the queue holds at most ``MAX_PENDING`` (a push that would pass
+that schedules nothing, counted in ``skipped_followups``). Tickets come from a
+counter, not a record of the ones used.
+
 Visitor plates are three letters and four digits, a pattern the reference data
 never uses (its plates end in exactly three digits), so a pushed plate is known to
 have nothing but the pushed permit.
@@ -46,6 +54,10 @@ _UPDATE_FIELDS = ("reference_id", "end", "amount")
 _DELETE_FIELDS = ("reference_id",)
 _LETTERS = string.ascii_uppercase
 _PLATES = 26**3 * 10_000  # three letters, four digits
+# Follow-ups waiting for their time, per generator: far above what a run needs
+# (rate x share x delay: 20,000 req/s with 12% meters and followup_delay "1m..5m"
+# keeps ~100,000 pending over two workers), ~40 MB at most.
+MAX_PENDING = 1 << 17
 
 
 @dataclass(slots=True)
@@ -73,6 +85,11 @@ class FollowUpTag:
     plate: str
     reference_id: str
     until: float  # run time the permit ends once this follow-up is applied
+
+
+# A scheduled follow-up: (due, seq, tag, alias layout pick, update amount or ABSENT).
+# The body is made from these when it is handed out, not kept for the wait.
+_Pending = tuple[float, int, FollowUpTag, int, Any]
 
 
 def format_amount(cents: int) -> str:
@@ -123,8 +140,9 @@ class MeterTraffic:
         self.clock = WallClock(ctx.wall_start)
         self._ticket_prefix = f"{run_tag(ctx.run_id)}-{worker_code(ctx.worker)}-"
         self._count = 0
-        self._due: list[tuple[float, int, Call]] = []  # heap of (due, seq, follow-up)
+        self._due: list[_Pending] = []  # a heap: the earliest due first
         self._seq = 0
+        self.skipped_followups = 0  # pushes whose follow-ups found the queue full
         self._path_push = PUSH.path_for(ctx.client)
         self._path_update = UPDATE.path_for(ctx.client)
         self._path_delete = DELETE.path_for(ctx.client)
@@ -134,11 +152,7 @@ class MeterTraffic:
     def next_call(self, hit: int, now: float) -> Call | None:
         due = self._due
         if due and due[0][0] <= now:
-            call = heapq.heappop(due)[2]
-            if call.tag.kind == "delete":
-                # A refunded permit must stop being looked up as paid from now on.
-                self.pushed.discard(call.tag.plate)
-            return call
+            return self._follow_up(*heapq.heappop(due))
         return self._push(now)
 
     def on_result(self, call: Call, outcome: Outcome, doc: Any, now: float) -> None:
@@ -203,20 +217,33 @@ class MeterTraffic:
         extended permit waits another delay after the extension, so the two reach
         the target in that order."""
         at = now
+        # Drawn here, in answer order, whether or not the queue has room: the
+        # follow-ups of later pushes do not depend on this one being skipped.
         pick = self._follow_rng.getrandbits(16)
+        wanted = (tag.update_delay is not None) + (tag.delete_delay is not None)
+        if len(self._due) + wanted > MAX_PENDING:
+            self.skipped_followups += 1
+            return
         if tag.update_delay is not None:
             at += tag.update_delay
             until = tag.until + tag.extension
             amount = ABSENT if tag.update_amount is None else tag.update_amount
-            body = self._update_body.encode((reference_id, self.clock.format(until), amount), pick)
-            follow = FollowUpTag("update", tag.plate, reference_id, until)
-            self._enqueue(at, Call(UPDATE, self._path_update, body, feedback=True, tag=follow))
+            self._enqueue(at, FollowUpTag("update", tag.plate, reference_id, until), pick, amount)
         if tag.delete_delay is not None:
             at += tag.delete_delay
-            body = self._delete_body.encode((reference_id,), pick)
-            follow = FollowUpTag("delete", tag.plate, reference_id, at)
-            self._enqueue(at, Call(DELETE, self._path_delete, body, tag=follow))
+            self._enqueue(at, FollowUpTag("delete", tag.plate, reference_id, at), pick, ABSENT)
 
-    def _enqueue(self, at: float, call: Call) -> None:
+    def _enqueue(self, at: float, tag: FollowUpTag, pick: int, amount: Any) -> None:
         self._seq += 1  # ties on due time keep scheduling order (update before delete)
-        heapq.heappush(self._due, (at, self._seq, call))
+        heapq.heappush(self._due, (at, self._seq, tag, pick, amount))
+
+    def _follow_up(self, at: float, seq: int, tag: FollowUpTag, pick: int, amount: Any) -> Call:
+        """The call of a follow-up that is due (its body is the same whenever made)."""
+        if tag.kind == "update":
+            values = (tag.reference_id, self.clock.format(tag.until), amount)
+            body = self._update_body.encode(values, pick)
+            return Call(UPDATE, self._path_update, body, feedback=True, tag=tag)
+        # A refunded permit must stop being looked up as paid from now on.
+        self.pushed.discard(tag.plate)
+        body = self._delete_body.encode((tag.reference_id,), pick)
+        return Call(DELETE, self._path_delete, body, tag=tag)

@@ -14,8 +14,9 @@ A scenario names its generators and their weights, and gives each its options::
 generator of each call from a pre-drawn sequence in which every generator holds
 exactly its share of slots (shuffled), so the shares hold over any full pass and a
 pick is a list lookup. Answers to calls that asked for feedback go back to the
-generator that made them, through a dictionary keyed by the call's id that holds
-only the calls awaiting an answer (a few per in-flight request, not one per call).
+generator that made them, which the mix notes on the call itself (``Call.owner``)
+rather than in a table of calls awaiting answers: the mix keeps nothing per call,
+so a call whose answer never comes (an engine that loses it) costs it nothing.
 
 With a single generator the mix steps aside and the generator itself is the source.
 """
@@ -78,8 +79,8 @@ class MixedSource:
         # Bound next_call methods: a pick is one call, and its __self__ the generator.
         self._picks: list[Callable[[int, float], Call | None]] = []
         self._i = 0
-        # id(call) -> (call, generator); holding the call keeps its id unique until answered.
-        self._awaiting: dict[int, tuple[Call, TrafficSource]] = {}
+        # Feedback calls handed out minus those reported back: a count, not a table.
+        self._awaiting = 0
         self._draw()
 
     def _draw(self) -> None:
@@ -99,17 +100,20 @@ class MixedSource:
         if call is None:
             return self._after_exhausted(pick, hit, now)
         if call.feedback:
-            self._awaiting[id(call)] = (call, pick.__self__)  # type: ignore[attr-defined]
+            call.owner = pick.__self__  # type: ignore[attr-defined]
+            self._awaiting += 1
         return call
 
     def on_result(self, call: Call, outcome: Outcome, doc: Any, now: float) -> None:
-        entry = self._awaiting.pop(id(call), None)
-        if entry is not None:
-            entry[1].on_result(call, outcome, doc, now)
+        owner = call.owner
+        if owner is not None:
+            call.owner = None  # reported once; a second report (or a stranger's) is ignored
+            self._awaiting -= 1
+            owner.on_result(call, outcome, doc, now)
 
     def awaiting(self) -> int:
-        """Feedback calls handed out and not yet answered."""
-        return len(self._awaiting)
+        """Feedback calls handed out and not yet reported back."""
+        return self._awaiting
 
     def _after_exhausted(self, pick: Callable[[int, float], Call | None], hit: int, now: float) -> Call | None:
         """A generator ran dry: drop it from the draw and ask the others; the mix ends

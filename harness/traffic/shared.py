@@ -58,14 +58,24 @@ class PushedPlates:
 
     def pick(self, k: int, now: float) -> str | None:
         """The plate in slot ``k`` (modulo the fill), if its permit is still valid."""
+        slot = self.pick_slot(k, now)
+        return None if slot < 0 else self._ring[slot]
+
+    def pick_slot(self, k: int, now: float) -> int:
+        """``pick``, as the ring slot holding the plate (``plate_at``), or -1: a caller
+        can keep something per slot (enforcement keeps the slot's call), which is
+        then bounded by the capacity and replaced when the slot is."""
         ring = self._ring
         if not ring:
-            return None
-        plate = ring[k % len(ring)]
-        entry = self._live.get(plate)
+            return -1
+        slot = k % len(ring)
+        entry = self._live.get(ring[slot])
         if entry is None or entry[0] <= now:
-            return None
-        return plate
+            return -1
+        return slot
+
+    def plate_at(self, slot: int) -> str:
+        return self._ring[slot]
 
     def live(self, now: float) -> list[str]:
         """Every plate with a valid pushed permit at ``now`` (for tests and reports)."""
