@@ -28,6 +28,7 @@ for workers that report in intervals.
 
 from __future__ import annotations
 
+import ctypes
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -98,6 +99,13 @@ class Recorder:
     def encode(self) -> str:
         return self.hdr.encode().decode("ascii")
 
+    def reset(self) -> None:
+        """Zero every count in place. Interval histograms are reused rather than
+        replaced: an HdrHistogram is 188 KB of counters in a reference cycle with its
+        encoder, freed only by the cyclic collector, so a new one per second per name
+        lets a worker's heap creep up between collections."""
+        ctypes.memset(ctypes.addressof(self._counts), 0, ctypes.sizeof(self._counts))
+
     @classmethod
     def decode(cls, blob: str | bytes) -> Recorder:
         return cls(HdrHistogram.decode(blob))
@@ -154,7 +162,8 @@ class EndpointMetrics:
     expected: dict[int, int] = field(default_factory=dict)  # codes asked for and received
     iv_requests: int = 0  # the current timeline interval
     iv_errors: int = 0
-    iv_hist: Recorder | None = None  # its timed latencies
+    iv_hist: Recorder | None = None  # its timed latencies (made once, zeroed each tick)
+    iv_timed: bool = False  # iv_hist holds something this interval
     iv_outcomes: dict[Outcome, int] = field(default_factory=dict)  # its outcomes other than ok
 
     @property
@@ -275,6 +284,7 @@ class Metrics:
             if iv is None:
                 iv = ep.iv_hist = Recorder()
             iv._counts[index] += 1
+            ep.iv_timed = True
         if not outcome.ok:
             ep.iv_outcomes[outcome] = ep.iv_outcomes.get(outcome, 0) + 1
         us = (done_ns - sent_ns) // 1000
@@ -364,19 +374,25 @@ class Metrics:
         names: dict[str, dict[str, Any]] = {}
         for ep in self.endpoints:
             if ep.iv_requests:
+                iv = ep.iv_hist
+                timed = iv is not None and ep.iv_timed
                 names[ep.name] = {
                     "requests": ep.iv_requests,
                     "errors": ep.iv_errors,
-                    "latency": ep.iv_hist.encode() if ep.iv_hist is not None else "",
+                    "latency": iv.encode() if timed else "",  # type: ignore[union-attr]
                     "outcomes": {o.key: n for o, n in ep.iv_outcomes.items()},
                 }
+                if timed:
+                    iv.reset()  # type: ignore[union-attr]
                 ep.iv_requests = ep.iv_errors = 0
-                ep.iv_hist = None
-                ep.iv_outcomes = {}
+                ep.iv_timed = False
+                if ep.iv_outcomes:
+                    ep.iv_outcomes = {}
         tick = Tick(second, self._iv_requests, self._iv_errors, self._iv_hist.encode(), names)
+        if self._iv_requests:
+            self._iv_hist.reset()
         self._iv_requests = 0
         self._iv_errors = 0
-        self._iv_hist = Recorder()
         return tick
 
     # --- totals ------------------------------------------------------------------
