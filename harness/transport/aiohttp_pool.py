@@ -157,14 +157,13 @@ class AiohttpTransport:
             # one sweeper (below) instead of a timer per request, which is cheaper.
             timeout=aiohttp.ClientTimeout(total=None, connect=c.connect_timeout),
             json_serialize=lambda obj: orjson.dumps(obj).decode(),
-            skip_auto_headers=("User-Agent",),
             auto_decompress=False,
             raise_for_status=False,
         )
         self.slots = [AiohttpSlot(self, done) for _ in range(c.connections)]
         for slot in self.slots:
             slot.task = self.loop.create_task(slot.run())
-        self._sweeper = self.loop.create_task(sweep_timeouts(self.slots, self.config.request_timeout))
+        self._sweeper = self.loop.create_task(sweep_timeouts(self.slots, self.config.request_timeout, crash))
         return list(self.slots)
 
     async def close(self) -> None:

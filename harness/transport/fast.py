@@ -224,7 +224,7 @@ class FastTransport:
         self.loop = asyncio.get_running_loop()
         self.slots = [FastSlot(self, done) for _ in range(self.config.connections)]
         await asyncio.gather(*(slot.preconnect() for slot in self.slots))
-        self._sweeper = self.loop.create_task(sweep_timeouts(self.slots, self.config.request_timeout))
+        self._sweeper = self.loop.create_task(sweep_timeouts(self.slots, self.config.request_timeout, crash))
         return list(self.slots)
 
     async def close(self) -> None:
