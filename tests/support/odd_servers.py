@@ -431,6 +431,11 @@ async def not_json(request: Request, conn: Conn) -> None:
     await conn.send(answer(b"<html>fine</html>"))
 
 
+async def bad_chunk_size(request: Request, conn: Conn) -> None:
+    """A chunked body whose chunk size is not hexadecimal."""
+    await conn.send(head(200, "OK", "Transfer-Encoding: chunked") + b"zz\r\nabc\r\n0\r\n\r\n")
+
+
 async def not_http(request: Request, conn: Conn) -> None:
     """Something that is not an HTTP answer at all."""
     await conn.send(b"SSH-2.0-OpenSSH_9.6\r\n")

@@ -220,10 +220,12 @@ def test_no_compression_is_offered(name: str) -> None:
         (odd.close_mid_body, "disconnected"),
         (odd.close_mid_chunked, "disconnected"),
         (odd.not_http, "undecodable"),
+        (odd.bad_chunk_size, "undecodable"),
         (odd.error_with_code, "9006"),
         (odd.not_json, "undecodable"),
     ],
-    ids=["reset-mid-body", "close-mid-body", "close-mid-chunked", "not-http", "500-with-code", "not-json"],
+    ids=["reset-mid-body", "close-mid-body", "close-mid-chunked", "not-http", "bad-chunk-size",
+         "500-with-code", "not-json"],
 )
 def test_failures_are_the_same_outcome(name: str, behaviour: odd.Behaviour, expected: str) -> None:
     calls = [opscom_call(i) for i in range(N)]
