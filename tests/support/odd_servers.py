@@ -112,6 +112,7 @@ class OddServer:
     behaviour: Behaviour
     requests: list[Request] = field(default_factory=list)
     connections: int = 0
+    idle_closes: int = 0  # connections closed for being idle (``Conn.idle``)
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -155,6 +156,7 @@ class OddServer:
                         request = await _read_request(reader, conn.number, seq)
                 except TimeoutError:
                     conn.close()  # an idle keep-alive connection, closed as servers do
+                    self.idle_closes += 1
                     break
                 if request is None:
                     break

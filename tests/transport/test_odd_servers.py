@@ -76,14 +76,13 @@ class Result:
 @dataclass
 class Driver:
     """Feeds calls to a transport's slots as the engine does: each slot's next call
-    goes out from inside ``done`` (or ``gap`` seconds later)."""
+    goes out from inside ``done``."""
 
     name: str
     url: str
     connections: int = 4
     request_timeout: float = 3.0
     max_body: int = DEFAULT_MAX_BODY
-    gap: float = 0.0
     results: list[Result] = field(default_factory=list)
     crashes: list[BaseException] = field(default_factory=list)
     fail_once: BaseException | None = None  # raised from ``done`` once, after its work
@@ -119,11 +118,7 @@ class Driver:
     def feed(self, slot: Slot) -> None:
         if not self._pending:
             return
-        call = self._pending.popleft()
-        if self.gap:
-            asyncio.get_running_loop().call_later(self.gap, lambda: slot.send(call, time.perf_counter_ns()))
-        else:
-            slot.send(call, time.perf_counter_ns())
+        slot.send(self._pending.popleft(), time.perf_counter_ns())
 
     async def exchange(self, calls: list[Call], *, within: float = 20.0) -> list[Result]:
         """Send ``calls`` over the open slots; wait until each was reported."""
@@ -295,13 +290,27 @@ def test_the_default_limit_takes_a_body_well_over_the_small_one(name: str) -> No
 @transports
 @pytest.mark.parametrize("method", ["POST", "GET"])
 def test_a_keep_alive_connection_closed_while_idle_is_reopened(name: str, method: str) -> None:
-    # The server closes connections idle for 20 ms; the one slot waits 60 ms between
-    # calls, so every call finds its connection closed and must open a new one. (One
-    # slot: with several, a shared pool such as aiohttp's may hand a connection idle
-    # for 19.9 ms to another slot, which is then the race of the stale tests below.)
-    calls = [opscom_call(i, method) for i in range(25)]
-    results, server = run(against(odd.idle_close, name, calls, connections=1, gap=0.06))
+    # The server closes connections idle for 20 ms. Each call waits until the server
+    # closed the previous call's connection (rather than for a fixed time, which a
+    # stalled loop could overtake), so every call finds its connection closed.
+    async def go() -> tuple[list[Result], odd.OddServer]:
+        async with odd.OddServer(odd.idle_close) as server:
+            d = Driver(name, server.url, connections=1)
+            await d.open()
+            try:
+                for i in range(25):
+                    await d.exchange([opscom_call(i, method)])
+                    async with asyncio.timeout(5):
+                        while server.idle_closes < i + 1:
+                            await asyncio.sleep(0.005)
+                    await asyncio.sleep(0.01)  # the close reaches the client
+            finally:
+                await d.close()
+            return d.results, server
+
+    results, server = run(go())
     assert outcomes(results) == {"ok": 25}
+    assert_answers_match(results)
     assert server.per_connection() == [1] * 25  # each call on a fresh connection
 
 
