@@ -66,6 +66,11 @@ _now = time.perf_counter_ns
 # lines over 8 KiB, so no server we are meant to load sends anything near this).
 MAX_HEAD = 1 << 20
 
+# asyncio and uvloop hand ``data_received`` at most 256 KiB at a time (the size of
+# their read buffers, TLS included), so the first piece of a body can exceed only a
+# smaller ``max_body``: only then is that piece checked (``_SmallLimitConnection``).
+READ_MAX = 256 * 1024
+
 Body = bytes | bytearray
 
 
@@ -154,9 +159,10 @@ class _Connection(asyncio.Protocol):
     # --- httptools callbacks -------------------------------------------------------
 
     def on_body(self, chunk: bytes) -> None:
+        # The first piece is kept as it came, unchecked (READ_MAX: it cannot exceed
+        # the limit, and checking it costs 2% of this path); the others are checked
+        # as they are added.
         if not self.body:
-            if len(chunk) > self.max_body:
-                raise _BodyTooLarge
             self.body = chunk
         else:
             self.more_body(chunk)
@@ -326,6 +332,18 @@ class _Connection(asyncio.Protocol):
         self.transport.write(wire)
 
 
+class _SmallLimitConnection(_Connection):
+    """A connection whose ``max_body`` is under READ_MAX (tests, mostly): the first
+    piece of a body is checked against it too."""
+
+    __slots__ = ()
+
+    def on_body(self, chunk: bytes) -> None:
+        if not self.body and len(chunk) > self.max_body:
+            raise _BodyTooLarge
+        _Connection.on_body(self, chunk)
+
+
 def _framed(fields: dict[bytes, bytes] | None) -> bool:
     """Whether an answer's body has a length of its own (chunked, or a Content-Length
     without Transfer-Encoding), so that a close before its end cuts it. Without
@@ -437,7 +455,7 @@ class FastSlot:
     def connect(self, call: Call, intended_ns: int, sent_ns: int, *, second: bool = False) -> None:
         """Carry ``call`` on a new connection (its first attempt, or its second)."""
         t = self.transport
-        conn = _Connection(self, second=call if second else None)
+        conn = t.connection_class(self, second=call if second else None)
         if call.plate_service and not t.same_origin:
             self.plate = conn
         else:
@@ -461,7 +479,7 @@ class FastSlot:
         if not t.same_origin:
             origins.append((True, t.config.plate_service))
         for plate, origin in origins:
-            conn = _Connection(self)
+            conn = t.connection_class(self)
             try:
                 await asyncio.wait_for(
                     t.loop.create_connection(lambda c=conn: c, origin.host, origin.port, ssl=t.ssl_for(origin)),
@@ -498,6 +516,7 @@ class FastTransport:
         self.connecting: set[asyncio.Task[None]] = set()
         self.crash: Crash = _crash_before_open
         self.closing = False
+        self.connection_class = _Connection if config.max_body >= READ_MAX else _SmallLimitConnection
         c, p = config.controller, config.plate_service
         self.same_origin = (c.scheme, c.host, c.port) == (p.scheme, p.host, p.port)
         self._ssl: ssl.SSLContext | None = config.ssl_context() if (c.tls or p.tls) else None
