@@ -357,6 +357,17 @@ async def _oversized_close_delimited(request: Request, conn: Conn) -> None:
     conn.close()
 
 
+HUGE = 2 * 1024 * 1024  # over a limit of one read (256 KiB) or more
+
+
+async def _huge(request: Request, conn: Conn) -> None:
+    await conn.send(answer(b" " * HUGE))
+
+
+async def _huge_chunked(request: Request, conn: Conn) -> None:
+    await conn.send(head(200, "OK", "Transfer-Encoding: chunked"), *chunked(b" " * HUGE, 65536))
+
+
 BOMB = gzip.compress(b" " * (8 * 1024 * 1024))  # 8 KiB that inflate to 8 MiB
 
 
@@ -368,6 +379,8 @@ oversized = big_for_odd_ids(_oversized)  # a Content-Length body over the limit
 oversized_chunked = big_for_odd_ids(_oversized_chunked)  # a chunked one
 oversized_close_delimited = big_for_odd_ids(_oversized_close_delimited)  # one ended by the close
 gzip_bomb = big_for_odd_ids(_gzip_bomb)  # a small gzip body that inflates far past the limit
+huge = big_for_odd_ids(_huge)  # over a large limit too
+huge_chunked = big_for_odd_ids(_huge_chunked)
 
 
 @dataclass

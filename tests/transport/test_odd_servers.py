@@ -41,6 +41,7 @@ pytestmark = pytest.mark.timeout(60)
 PLATE = ENDPOINTS["plate_validate"]
 N = 50  # requests per behaviour
 LIMIT = 4096  # max_body where a test needs a small one
+READ_MAX = 256 * 1024  # the largest piece asyncio and uvloop hand over at once
 transports = pytest.mark.parametrize("name", TRANSPORT_NAMES)
 
 
@@ -266,10 +267,22 @@ def test_a_body_over_the_limit_is_body_too_large(name: str, behaviour: odd.Behav
 
 
 @transports
-def test_a_body_that_never_ends_is_cut_at_the_limit(name: str) -> None:
+@pytest.mark.parametrize("behaviour", [odd.huge, odd.huge_chunked], ids=["content-length", "chunked"])
+def test_a_body_over_a_limit_of_a_read_or_more_is_body_too_large(name: str, behaviour: odd.Behaviour) -> None:
+    # A limit of 256 KiB or more (the default is 16 MiB) is checked as a body grows,
+    # not on its first piece: the path of every answer with the default settings.
+    calls = [opscom_call(i) for i in range(10)]
+    results, _ = run(against(behaviour, name, calls, max_body=READ_MAX))
+    assert outcomes(results) == {"body_too_large": 5, "ok": 5}
+    assert {r.call.tag for r in results if r.outcome.ok} == {str(i) for i in range(0, 10, 2)}
+
+
+@transports
+@pytest.mark.parametrize("limit", [LIMIT, READ_MAX], ids=["4KiB", "256KiB"])
+def test_a_body_that_never_ends_is_cut_at_the_limit(name: str, limit: int) -> None:
     endless = odd.Endless()
     calls = [opscom_call(0)]
-    results, _ = run(against(endless, name, calls, connections=1, max_body=LIMIT))
+    results, _ = run(against(endless, name, calls, connections=1, max_body=limit))
     assert outcomes(results) == {"body_too_large": 1}
     # The client stopped reading and hung up long before the server's 256 MiB: what
     # it wrote past the limit is what the socket buffers held.
