@@ -85,6 +85,9 @@ class Origin:
         return self.url + path  # url already carries base_path
 
 
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+
+
 @dataclass(frozen=True, kw_only=True)
 class TransportConfig:
     controller: Origin
@@ -93,12 +96,18 @@ class TransportConfig:
     connect_timeout: float = 5.0
     request_timeout: float = 10.0
     tls_verify: bool = True
+    # The largest answer body read, in bytes (after decompression too). A larger one is
+    # the ``body_too_large`` outcome: reading stops there and the connection is dropped,
+    # so a runaway answer cannot grow the harness's memory. OPSCOM answers are a few KiB.
+    max_body: int = DEFAULT_MAX_BODY
 
     def __post_init__(self) -> None:
         if self.connections < 1:
             raise ValueError("connections must be at least 1")
         if not self.connect_timeout > 0 or not self.request_timeout > 0:
             raise ValueError("timeouts must be positive")
+        if self.max_body < 1:
+            raise ValueError("max_body must be at least 1 byte")
 
     def ssl_context(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context()
@@ -111,12 +120,20 @@ class TransportConfig:
 Done = Callable[["Slot", Call, int, int, int, Outcome, Any], None]
 """done(slot, call, intended_ns, sent_ns, done_ns, outcome, decoded_body_or_None)
 
-It must not raise (the engine catches everything in it); a transport must still
-never turn an exception raised in it into an outcome."""
+It should not raise. If it does, the transport hands the exception to ``crash``
+unchanged, never turns it into an outcome, and keeps the slot serving: the call
+counts as reported (``done`` was called), and whatever ``done`` sent on the slot
+before raising stays in flight."""
 
 Crash = Callable[[BaseException], None]
 """crash(exc): a bug inside the transport (or an exception out of ``done``) that
-it cannot turn into an outcome. The engine ends the run with verdict ``error``."""
+it cannot turn into an outcome. The engine ends the run with verdict ``error``.
+
+A transport calls it with the original exception, from wherever it surfaced (a
+parser callback, a slot task, the timeout sweeper), and carries on: the connection
+involved is dropped, the slot takes the next ``send``, ``close`` still finishes. A
+call in flight when a transport bug surfaced is not reported at all: it has no
+outcome, and the run is ending anyway."""
 
 
 class Slot(Protocol):
@@ -130,15 +147,21 @@ class Slot(Protocol):
 SWEEP_INTERVAL_S = 0.05
 
 
-async def sweep_timeouts(slots: Sequence[Slot], request_timeout: float) -> None:
+async def sweep_timeouts(slots: Sequence[Slot], request_timeout: float, crash: Crash) -> None:
     """Enforce the request timeout for every slot: one task waking every 50 ms is far
-    cheaper than a timer per request, and 50 ms is fine against timeouts of seconds."""
+    cheaper than a timer per request, and 50 ms is fine against timeouts of seconds.
+
+    A bug in one ``expire`` goes to ``crash`` and the sweep goes on: a sweeper dying
+    quietly would leave every later request without a timeout."""
     limit = int(request_timeout * 1e9)
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)
         now = time.perf_counter_ns()
         for slot in slots:
-            slot.expire(now, limit)
+            try:
+                slot.expire(now, limit)
+            except Exception as exc:
+                crash(exc)
 
 
 class Transport(Protocol):
@@ -153,21 +176,40 @@ class Transport(Protocol):
         ...
 
 
-REQUEST_HEADERS: dict[str, str] = {
-    "Content-Type": "application/json",
-    "Accept": "application/json",
-}
 USER_AGENT = "opscom-harness"
-# Methods whose request carries a body (and so a Content-Length, even of 0).
+# Methods that carry no request body, so no Content-Length either (aiohttp's rule too,
+# so both transports frame the same request alike).
+_BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# Methods whose request is meant to carry a body, so a Content-Type even when empty.
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# RFC 9110 section 9.2.2: a request a client may send again without asking anyone.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+
+def _default_headers(json_body: bool) -> dict[str, str]:
+    out = {"Accept": "application/json"}
+    if json_body:
+        out["Content-Type"] = "application/json"
+    # "identity": no compressed answers, please. Leaving the header out would mean
+    # "anything" (RFC 9110 section 12.5.3); a server that compresses anyway is still
+    # decoded (gzip, deflate), by both transports alike (``answer``).
+    out["Accept-Encoding"] = "identity"
+    out["User-Agent"] = USER_AGENT
+    return out
+
+
+# The headers of a plain POST without headers of its own, the common OPSCOM call:
+# one shared dictionary, so the aiohttp transport builds none per request.
+REQUEST_HEADERS: dict[str, str] = _default_headers(True)
 
 
 def request_headers(call: Call) -> dict[str, str]:
-    """The headers both transports send with ``call``: the defaults (JSON in and
-    out), unless the call sets its own, then the call's."""
-    out: dict[str, str] = {"Accept": "application/json"}
-    if call.body or call.method in _BODY_METHODS:
-        out["Content-Type"] = "application/json"
+    """The headers both transports send with ``call`` (besides Host and
+    Content-Length): the defaults (JSON in and out, no compression, our User-Agent),
+    each replaced by the call's own header of the same name, if any."""
+    out = _default_headers(bool(call.body) or call.method in _BODY_METHODS)
+    if not call.headers:
+        return out
     lower = {k.lower(): k for k in out}
     for name, value in call.headers:
         existing = lower.pop(name.lower(), None)
@@ -180,10 +222,7 @@ def request_headers(call: Call) -> dict[str, str]:
 def encode_request(call: Call, origin: Origin) -> bytes:
     """The request's bytes on the wire (HTTP/1.1, keep-alive), built once per call."""
     lines = [f"{call.method} {origin.base_path}{call.target} HTTP/1.1", f"Host: {origin.host_header}"]
-    headers = request_headers(call)
-    lines.extend(f"{k}: {v}" for k, v in headers.items())
-    if not any(k.lower() == "user-agent" for k in headers):
-        lines.append(f"User-Agent: {USER_AGENT}")
-    if call.body or call.method in _BODY_METHODS:
+    lines.extend(f"{k}: {v}" for k, v in request_headers(call).items())
+    if call.body or call.method not in _BODILESS_METHODS:
         lines.append(f"Content-Length: {len(call.body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + call.body
