@@ -188,6 +188,7 @@ def _worker_plans(plan: Plan, target: Target, run_id: str, shard: tuple[int, int
         connect_timeout=float(load.connect_timeout),
         request_timeout=float(load.timeout),
         tls_verify=plan.target.tls_verify,
+        max_body=int(load.max_body),
     )
     traffic = TrafficSettings(
         client=plan.target.client,

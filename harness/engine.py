@@ -229,10 +229,12 @@ class Engine:
             self._settled.set()
 
     def _crash(self, exc: BaseException) -> None:
-        """Something raised where nothing should: keep the traceback, stop the run."""
+        """Something raised where nothing should: keep the traceback, stop the run at
+        once (its figures are no longer a measurement worth waiting for; calls still
+        in flight end when the transport closes)."""
         if self.crash is None:
             self.crash = "".join(traceback.format_exception(exc))
-        self.interrupt()
+        self.end_now()
 
     # --- the open model ------------------------------------------------------------------
 

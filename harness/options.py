@@ -243,6 +243,8 @@ OPTIONS: tuple[Option, ...] = (
     _o("load.timeout", "--timeout", positive_duration, "10s", "request timeout", "load", metavar="DURATION"),
     _o("load.connect_timeout", "--connect-timeout", positive_duration, "5s", "connect timeout", "load",
        metavar="DURATION"),
+    _o("load.max_body", "--max-body", count("bytes"), 16_777_216,
+       "largest response body read before the answer is body_too_large", "load", metavar="BYTES"),
     _o("load.max_backlog", None, count("backlog size"), 100_000,
        "requests waiting for a connection before new ones are dropped", "load"),
     _o("load.late_after", None, positive_duration, "10ms", "a request sent later than this after its time is late",

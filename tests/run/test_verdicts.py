@@ -240,3 +240,13 @@ def test_summary_records_the_version_mix_plan_and_overrides(tmp_path: Path) -> N
     assert plan["duration_s"] == 1.0 and plan["load"]["rate"] == 40
     assert plan["overrides"][:2] == [f"--target {s['run']['target']}", "--rate 40"] or "--rate 40" in plan["overrides"]
     assert s["run"]["connections"] == 16
+
+
+def test_max_body_is_one_row_that_reaches_the_transport(tmp_path: Path) -> None:
+    # The stall server's answer is about 90 bytes: over a 32-byte limit it is refused.
+    with stall_server() as server:
+        res = run_harness("run", "--target", server.url, "--rate", "50", "--duration", "1s", "--max-body", "32",
+                          "--out", str(tmp_path), *QUIET)
+    assert res.returncode == 1
+    s = read_summary(tmp_path)
+    assert s["all"]["outcomes"] == {"body_too_large": 50} and s["plan"]["load"]["max_body"] == 32
