@@ -34,7 +34,7 @@ class Recording:
         self.started_at = time.time()  # the run's t=0, wall clock (the master's)
         self._second = 0
         self._ticker: gevent.Greenlet | None = None
-        self._based: set[int] = set()  # name numbers whose latency basis is set
+        self._bases: dict[int, str] = {}  # name number -> its latency basis in this test
 
     def start(self, started_at: float) -> None:
         """A new test: start from zero, tick on the grid of ``started_at``."""
@@ -42,7 +42,7 @@ class Recording:
         self.metrics.take()  # from zero, the same object (the traffic context holds it)
         self.metrics.tick(0)
         self.ticks = []
-        self._based = set()
+        self._bases = {}
         self.started_at = started_at
         self._second = max(0, int(time.time() - started_at))
         self._ticker = gevent.spawn(self._tick_every_second)
@@ -50,25 +50,35 @@ class Recording:
     def record(self, call: Call, basis: str, outcome: Outcome, intended_ns: int, sent_ns: int,
                done_ns: int) -> None:
         key = call.key
-        if key not in self._based:
-            self.metrics.endpoint(call.name, basis)  # raises if the name already has the other basis
-            self._based.add(key)
+        if self._bases.get(key) != basis:
+            self._set_basis(key, call.name, basis)
         self.metrics.record(key, outcome, call.expect, intended_ns, sent_ns, done_ns)
 
     def record_not_sent(self, call_name: str, basis: str, outcome: Outcome, count: int = 1) -> None:
         """Hits that were due and never went out (a paced user stopped behind its schedule)."""
-        self.metrics.endpoint(call_name, basis)
         key = name_number(call_name)
-        self._based.add(key)
+        if self._bases.get(key) != basis:
+            self._set_basis(key, call_name, basis)
         for _ in range(count):
             self.metrics.record_not_sent(key, outcome, None)
+
+    def _set_basis(self, key: int, name: str, basis: str) -> None:
+        """A name's latency is measured from one basis for the whole test (the
+        master could not merge two); a second one is refused here, where it happens."""
+        known = self._bases.get(key)
+        if known is not None:
+            raise ValueError(f"{name}: recorded with latency from the {known} time already in this test; "
+                             f"a user measuring from the {basis} time must use another request name")
+        self.metrics.endpoint(name, basis)
+        self._bases[key] = basis
 
     def _tick_every_second(self) -> None:
         while True:
             gevent.sleep(max(0.0, self.started_at + self._second + 1 - time.time()))
-            self._close_second()
+            self.close_second()
 
-    def _close_second(self) -> None:
+    def close_second(self) -> None:
+        """Close the current one-second tick (the ticker does this every second)."""
         self.ticks.append(self.metrics.tick(self._second).encode())
         self._second += 1
 
@@ -77,7 +87,7 @@ class Recording:
         if self._ticker is not None:
             self._ticker.kill(block=False)
             self._ticker = None
-            self._close_second()
+            self.close_second()
 
     def take(self) -> dict[str, Any]:
         """What this process measured since the last ``take``: encoded metrics and the

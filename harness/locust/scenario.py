@@ -301,8 +301,12 @@ class LocustfileScenario:
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         shipped = data.get("opscom")
-        if shipped and self.collector is not None and not self.collector.judged:
-            self.collector.add(shipped)
+        collector = self.collector
+        if shipped and collector is not None and not collector.judged:
+            try:
+                collector.add(shipped)
+            except ValueError as exc:  # a shipment that cannot be merged is a harness error, never dropped quietly
+                collector.errors.append(f"Locust worker {client_id}: {exc}")
 
     # --- stopping --------------------------------------------------------------------------
 

@@ -18,8 +18,9 @@ Latency basis:
 - ``PacedUser`` keeps its own arrival schedule (the run's ``--rate`` split over
   the users) and measures every request from the time it was *due* (basis
   "intended"). A request held up behind a stalled one counts its wait, and a user
-  that fell behind sends what it owes at once, so the arrival rate is kept; hits
-  still owed when the user stops are counted as ``unsent``.
+  that fell behind sends what it owes at once, so the arrival rate is kept. When
+  the test stops, a user still behind sends what it owes (within Locust's stop
+  timeout, as ``harness run`` drains); hits it could not send count as ``unsent``.
 """
 
 from __future__ import annotations
@@ -163,6 +164,9 @@ class PacedUser(OpscomUser):
 
     @task
     def paced(self) -> None:
+        self._send_due()
+
+    def _send_due(self) -> None:
         intended = self.due_ns
         self.due_ns += self.interval_ns
         call = self.next_call()
@@ -171,13 +175,28 @@ class PacedUser(OpscomUser):
         self._last_name = call.name
         self.send(call, intended)
 
+    def stop(self, force: bool = False) -> bool:
+        # The end of this user's schedule: hits due after it were never owed.
+        if getattr(self, "stop_requested_ns", None) is None:
+            self.stop_requested_ns = _now_ns()
+        return super().stop(force)
+
     def on_stop(self) -> None:
-        """Hits overdue by more than ``OWED_AFTER_NS`` when the user stops, never
-        sent, count as ``unsent`` (one due a moment ago is the schedule's edge)."""
+        """The drain: hits that fell due before the user was asked to stop (by more
+        than ``OWED_AFTER_NS``; one due a moment before is the schedule's edge) are
+        sent now, each measured from its due time, within the stop timeout; any
+        still owed after it count as ``unsent``."""
         rt = getattr(self, "runtime", None)
         if rt is None or not hasattr(self, "due_ns"):
             return
-        behind = _now_ns() - OWED_AFTER_NS - self.due_ns
-        if behind >= 0:
+        end = getattr(self, "stop_requested_ns", None) or _now_ns()
+        owed_until = end - OWED_AFTER_NS
+        deadline = end + int(float(self.environment.stop_timeout or 0) * 1e9)
+        try:
+            while self.due_ns <= owed_until and _now_ns() < deadline:
+                self._send_due()
+        except StopUser:  # the source ran dry
+            return
+        if self.due_ns <= owed_until:
             rt.recording.record_not_sent(self._last_name, self.latency_basis, UNSENT,
-                                         behind // self.interval_ns + 1)
+                                         (owed_until - self.due_ns) // self.interval_ns + 1)

@@ -1,0 +1,54 @@
+"""The web UI's OPSCOM tabs and their JSON endpoint, live while a run goes."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+from support.api import Target
+
+from tests.support.harness_cli import read_summary
+from tests.support.locust_cli import free_port, get_json, locust_env, start_locust, stop, wait_for
+
+
+def test_live_document_and_tabs_update_while_the_run_goes(controller: Target, tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start_locust("semester_start.py", "--autostart", "--autoquit", "2", "-t", "6s", "-u", "8", "-r", "8",
+                        "--web-host", "127.0.0.1", "--web-port", str(port), "-H", controller.url,
+                        "--report-dir", str(tmp_path / "out"), env=locust_env(controller.token),
+                        log=tmp_path / "locust.log")
+    try:
+        first = wait_for(lambda: (d := get_json(base + "/opscom/live"))["requests"] > 0 and d, 30,
+                         "the first measurements in /opscom/live")
+        later = wait_for(lambda: (d := get_json(base + "/opscom/live"))["requests"] > first["requests"] and d, 15,
+                         "the live document to grow")
+        stats = get_json(base + "/stats/requests")
+        with urllib.request.urlopen(base + "/", timeout=5) as resp:
+            page = resp.read().decode()
+        code = stop(proc, timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    log = (tmp_path / "locust.log").read_text()
+    assert code == 0, log[-3000:]
+    # The live document: per endpoint, HDR percentiles and the answers (codes).
+    assert later["scenario"] == "semester_start" and later["run_id"]
+    rows = {row["name"]: row for row in later["endpoints"]}
+    assert {"profile_push", "vehicle_push"} <= set(rows)
+    for row in rows.values():
+        assert row["requests"] > 0
+        assert 0 < row["p50"] <= row["p90"] <= row["p99"] <= row["p999"] <= row["max"]
+    answers = {(c["endpoint"], c["answer"]) for c in later["codes"]}
+    assert ("profile_push", "ok") in answers
+    assert all(0 < c["share"] <= 1 for c in later["codes"])
+    assert later["seconds"] and later["rate_rps"] >= 0
+    # Locust's own UI polls /stats/requests; its answer carries the two tabs' rows.
+    extended = {e["key"]: e["data"] for e in stats["extended_stats"]}
+    assert set(extended) == {"opscom-latency", "opscom-answers"}
+    assert {r["name"] for r in extended["opscom-latency"]} >= {"profile_push", "vehicle_push"}
+    assert all(r["basis"] == "sent" for r in extended["opscom-latency"])
+    assert "OPSCOM latency (HDR)" in page and "OPSCOM answers" in page
+    # The run ended by its run time: the same report as a headless run.
+    s = read_summary(tmp_path / "out")
+    assert s["verdict"] == "pass" and s["totals"]["requests"] >= later["requests"]
