@@ -56,3 +56,32 @@ def test_processes_flag_runs_the_workers_on_this_machine(tmp_path: Path) -> None
     locust = LocustStats.read(tmp_path / "locust")
     assert s["run"]["procs"] == 2
     assert s["totals"]["sent"] == answered == locust.requests > 150
+
+
+def test_engine_scenario_on_two_workers_sends_the_one_schedule_once(tmp_path: Path) -> None:
+    """Each worker's engine takes every second hit of one schedule, both start
+    together; the merged count is exactly the schedule, the target's count."""
+    port = str(free_port())
+    env = locust_env("engine-token")
+    with stall_server() as server:
+        workers = [start_locust("engine.py", "--worker", "--master-host", "127.0.0.1", "--master-port", port,
+                                env=env, log=tmp_path / f"worker{k}.log") for k in range(2)]
+        try:
+            master = run_locust("engine.py", "--master", "--expect-workers", "2", "--master-bind-host", "127.0.0.1",
+                                "--master-bind-port", port, "--headless", "-H", server.url, "--rate", "600",
+                                "--mix", "enforcement=1", "--connections", "8", "-t", "3s",
+                                "--check", "achieved_rate>=99%", "--report-dir", str(tmp_path / "out"),
+                                "--only-summary", env=env)
+            codes = [stop(w) for w in workers]
+        finally:
+            for w in workers:
+                if w.poll() is None:
+                    w.kill()
+        answered = server.answered()
+    assert master.returncode == 0, master.stdout[-3000:] + master.stderr[-3000:]
+    assert codes == [0, 0]
+    s = read_summary(tmp_path / "out")
+    assert s["plan"]["shards"] == 2 and s["run"]["procs"] == 2 and s["run"]["connections"] == 8
+    assert s["totals"]["requests"] == s["run"]["intended_requests"] == answered == 1800
+    assert s["totals"]["dropped"] == s["totals"]["unsent"] == 0
+    assert sum(row["requests"] for row in s["timeline"]) == 1800

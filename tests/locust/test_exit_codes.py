@@ -92,3 +92,23 @@ def test_sigterm_ends_the_run_interrupted_with_the_report_kept(tmp_path: Path) -
     assert s["verdict"] == "interrupted" and s["run"]["interrupted"]
     assert "interrupted" in s["run"]["reason"]
     assert s["totals"]["sent"] == answered
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        ([], "the engine scenario needs a target"),
+        (["-H", "http://127.0.0.1:9", "--rate", "fast"], "harness: error: --rate: expected a positive rate"),
+        (["-H", "http://127.0.0.1:9", "--scenario", "scenarios/nope.toml"], "scenarios/nope.toml: cannot read"),
+        (["-H", "http://127.0.0.1:9", "--mix", "lunch=3"], "lunch"),
+        (["-H", "http://127.0.0.1:9", "--engine-users", "2", "--think", "x"], "--think: expected a duration"),
+        (["-H", "http://127.0.0.1:9", "--rate", "10", "--engine-users", "3"], "choose one"),
+    ],
+)
+def test_engine_scenario_usage_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str], says: str) -> None:
+    res = run_locust("engine.py", "--headless", "-t", "2s", "--report-dir", str(tmp_path), *args,
+                     env=locust_env("usage-token"))
+    assert res.returncode == 2, res.stdout + res.stderr
+    errors = [line for line in res.stderr.splitlines() if line.startswith("harness: error:")]
+    assert len(errors) == 1 and says in errors[0], res.stderr
+    assert "Traceback" not in res.stderr

@@ -66,3 +66,24 @@ def test_deliberate_errors_answered_as_required_are_successes_in_locust(controll
     assert s["totals"]["contract_violations"] == 0 and s["codes"] == {}
     assert locust.failures == 0
     assert set(s["expected_codes"]) <= {"9001", "9003", "9006", "9030", "9031", "9032", "9033", "9034"}
+
+
+def test_engine_scenario_runs_a_harness_scenario_on_locust(controller: Target, tmp_path: Path) -> None:
+    """scenarios/engine.py with one Locust process: a harness scenario (every
+    generator, 50 req/s) for Locust's -t, through the harness engine."""
+    scenario = tmp_path / "mixed.toml"
+    scenario.write_text('name = "mixed"\n[load]\nrate = 50\nduration = "1m"\nconnections = 8\n'
+                        '[mix]\nenforcement = 60\nmeters = 20\nintegrations = 10\ninvalid = 10\n'
+                        '[checks]\nthresholds = ["plate_validate.p99<3s", "achieved_rate>=99%"]\n')
+    res = run_locust("engine.py", "--headless", "-H", controller.url, "--scenario", str(scenario),
+                     "-t", "4s", "--report-dir", str(tmp_path / "out"), "--only-summary",
+                     env=locust_env(controller.token))
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    s = read_summary(tmp_path / "out")
+    assert s["verdict"] == "pass", s["checks"]
+    assert s["plan"]["runner"] == "locust engine" and s["plan"]["shards"] == 1
+    assert s["plan"]["name"] == "mixed" and "-t 4s" in s["plan"]["overrides"]
+    assert s["run"]["intended_requests"] == s["totals"]["requests"] == 200  # 50/s for 4 s, exactly
+    assert s["totals"]["contract_violations"] == 0 and s["totals"]["expected"] > 0
+    assert len(s["endpoints"]) >= 5
+    assert {e["latency_basis"] for e in s["endpoints"].values()} == {"intended"}

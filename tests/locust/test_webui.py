@@ -52,3 +52,44 @@ def test_live_document_and_tabs_update_while_the_run_goes(controller: Target, tm
     # The run ended by its run time: the same report as a headless run.
     s = read_summary(tmp_path / "out")
     assert s["verdict"] == "pass" and s["totals"]["requests"] >= later["requests"]
+
+
+def test_stopping_the_engine_scenario_from_the_web_ui_stops_the_engines(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    import psutil
+
+    from tests.support.harness_cli import stall_server
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with stall_server() as server:
+        proc = start_locust("engine.py", "--autostart", "-t", "60s", "--rate", "200", "--mix", "enforcement=1",
+                            "--web-host", "127.0.0.1", "--web-port", str(port), "-H", server.url,
+                            "--report-dir", str(tmp_path / "out"), env=locust_env("ui-token"),
+                            log=tmp_path / "locust.log")
+        try:
+            live = wait_for(lambda: (d := get_json(base + "/opscom/live"))["requests"] > 200 and d, 40,
+                            "the engine's first seconds in /opscom/live")
+            engines = [c for c in psutil.Process(proc.pid).children(recursive=True)
+                       if "harness.locust.engine_child" in " ".join(c.cmdline())]
+            assert len(engines) == 1
+            request = urllib.request.Request(base + "/stop", method="POST")
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                assert resp.status == 200
+            result = wait_for(lambda: get_json(base + "/opscom/live")["result"], 30, "the run's result")
+            gone, alive = psutil.wait_procs(engines, timeout=10)
+            answered = server.answered()
+            os.kill(proc.pid, signal.SIGTERM)
+            code = stop(proc, timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert live["rate_rps"] > 0 and live["endpoints"][0]["name"] == "plate_validate"
+    assert not alive  # the engine process ended
+    assert result["verdict"] == "interrupted" and result["exit_code"] == 130
+    assert code == 130, (tmp_path / "locust.log").read_text()[-3000:]
+    s = read_summary(tmp_path / "out")
+    assert s["run"]["interrupted"] and "stopped by Locust" in s["run"]["reason"]
+    assert s["totals"]["sent"] == answered and s["run"]["duration_s"] < 30
