@@ -40,6 +40,7 @@ class Runtime:
     users_total: int = 1  # users of the whole run when it started (paced users split the rate)
     settings: Mapping[str, Any] = field(default_factory=dict)  # the scenario's own options (rate, ...)
     shared: Shared = field(default_factory=Shared)
+    state: dict[str, Any] = field(default_factory=dict)  # a scenario's own (replay: its queue)
     _sources: dict[str, TrafficSource] = field(default_factory=dict)
     _hits: int = 0
 

@@ -83,6 +83,15 @@ class ScenarioSpec:
     load_keys: tuple[str, ...] = ()  # OPTIONS rows it takes as flags (plate_sweep: "load.rate")
     extras: tuple[Extra, ...] = ()
     names: tuple[str, ...] = ()  # request names beyond the catalogue endpoints
+    # Hooks of a scenario with state of its own (replay): ``check(environment,
+    # settings)`` at start-up on every node (raise HarnessError for a usage error);
+    # ``prepare(runtime, shard)`` when a test starts on a node that sends load,
+    # shard = (k, n): this node's place among the n that do.
+    check: Callable[[Any, dict[str, Any]], None] | None = None
+    prepare: Callable[[Runtime, tuple[int, int]], None] | None = None
+    # Between the master's start and the run's t=0, for workers whose preparation
+    # takes a while (reading a recording): their first calls are not late because of it.
+    start_lead_s: float = 0.0
 
     @property
     def shown_file(self) -> str:
@@ -189,6 +198,8 @@ class LocustfileScenario:
                 external_target(resolved.plan, environ={resolved.plan.target.token_env: "unused"})
             elif self.role == "worker":
                 self._check_token(resolved.plan)
+            if self.spec.check is not None:
+                self.spec.check(environment, resolved.settings)
         except HarnessError as exc:
             say_error(str(exc))
             raise SystemExit(EXIT_USAGE) from None
@@ -218,12 +229,15 @@ class LocustfileScenario:
             runner = environment.runner
             workers = len(runner.clients.ready + runner.clients.running + runner.clients.spawning) \
                 if self.role == "master" else 1
-            self.collector = Collector(secrets.token_hex(3), time.time(), workers)
+            self.collector = Collector(secrets.token_hex(3), time.time() + self.spec.start_lead_s, workers)
             self.board = self.collector.board
             # The workers read these from Locust's spawn message, which follows.
             parsed.opscom_run_id = self.collector.run_id
             parsed.opscom_started_at = self.collector.started_at
             parsed.opscom_users = int(runner.target_user_count or getattr(parsed, "num_users", 1) or 1)
+            if self.role == "master":
+                ids = sorted(c.id for c in runner.clients.ready + runner.clients.running + runner.clients.spawning)
+                parsed.opscom_shards = {client_id: k for k, client_id in enumerate(ids)}
             gevent.spawn(self._watch_users, self.collector)
             try:
                 self.collector_plan = self.resolve(environment.host)
@@ -272,6 +286,17 @@ class LocustfileScenario:
         )
         for generator in self.spec.traffic:  # built now, before the users start, not by the first user
             environment.opscom_runtime.source(generator)
+        if self.spec.prepare is not None:
+            shards = getattr(parsed, "opscom_shards", None) or {}
+            client_id = getattr(environment.runner, "client_id", None)
+            shard = (int(shards[client_id]), len(shards)) if client_id in shards and self.role == "worker" else (0, 1)
+            try:
+                self.spec.prepare(environment.opscom_runtime, shard)
+            except HarnessError as exc:
+                say_error(str(exc))
+                environment.process_exit_code = EXIT_USAGE
+                environment.opscom_runtime = None
+                return
         if self.role == "local" and self.collector is not None:
             # A single process: the run starts now that its traffic is ready.
             started_at = time.time()
