@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench bench-controller lint
+.PHONY: run test bench bench-controller bench-locust lint
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,3 +28,7 @@ bench: $(BIN)/.installed
 
 bench-controller: $(BIN)/.installed
 	$(BIN)/python bench/controller_bench.py
+
+# Locust benchmark (about 4 minutes): instrumentation cost and the engine on a Locust worker.
+bench-locust: $(BIN)/.installed
+	$(BIN)/python bench/locust_bench.py --update-doc docs/locust.md

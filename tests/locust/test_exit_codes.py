@@ -112,3 +112,14 @@ def test_engine_scenario_usage_errors_are_one_line_and_exit_2(tmp_path: Path, ar
     errors = [line for line in res.stderr.splitlines() if line.startswith("harness: error:")]
     assert len(errors) == 1 and says in errors[0], res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_options_have_environment_variables(tmp_path: Path) -> None:
+    """LOCUST_<FLAG> sets an option as the flag would (here, both wrongly)."""
+    env = locust_env("env-token", LOCUST_CLIENT="OC/TOMA", LOCUST_REPORT_DIR=str(tmp_path))
+    res = run_locust("plate_sweep.py", "--headless", "-u", "1", "-t", "2s", "-H", "http://127.0.0.1:9", env=env)
+    assert res.returncode == 2
+    assert "harness: error: --client: a client code is a path segment" in res.stderr
+    env = locust_env("env-token", LOCUST_CHECK='["all.p99<<1"]')
+    res = run_locust("plate_sweep.py", "--headless", "-u", "1", "-t", "2s", "-H", "http://127.0.0.1:9", env=env)
+    assert res.returncode == 2 and "check 'all.p99<<1' (--check)" in res.stderr
