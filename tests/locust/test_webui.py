@@ -8,7 +8,15 @@ from pathlib import Path
 from support.api import Target
 
 from tests.support.harness_cli import read_summary
-from tests.support.locust_cli import free_port, get_json, locust_env, start_locust, stop, wait_for
+from tests.support.locust_cli import (
+    assert_judged,
+    free_port,
+    get_json,
+    locust_env,
+    start_locust,
+    stop,
+    wait_for,
+)
 
 
 def test_live_document_and_tabs_update_while_the_run_goes(controller: Target, tmp_path: Path) -> None:
@@ -30,8 +38,7 @@ def test_live_document_and_tabs_update_while_the_run_goes(controller: Target, tm
     finally:
         if proc.poll() is None:
             proc.kill()
-    log = (tmp_path / "locust.log").read_text()
-    assert code == 0, log[-3000:]
+    assert code in (0, 1), (tmp_path / "locust.log").read_text()[-3000:]
     # The live document: per endpoint, HDR percentiles and the answers (codes).
     assert later["scenario"] == "semester_start" and later["run_id"]
     rows = {row["name"]: row for row in later["endpoints"]}
@@ -51,7 +58,8 @@ def test_live_document_and_tabs_update_while_the_run_goes(controller: Target, tm
     assert "OPSCOM latency (HDR)" in page and "OPSCOM answers" in page
     # The run ended by its run time: the same report as a headless run.
     s = read_summary(tmp_path / "out")
-    assert s["verdict"] == "pass" and s["totals"]["requests"] >= later["requests"]
+    assert_judged(s, code)
+    assert s["totals"]["requests"] >= later["requests"]
 
 
 def test_stopping_the_engine_scenario_from_the_web_ui_stops_the_engines(tmp_path: Path) -> None:
