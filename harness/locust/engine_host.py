@@ -1,4 +1,6 @@
-"""A Locust worker's handle on its engine process (``harness.locust.engine_child``).
+"""A Locust worker's side of the engine scenario: ``EngineWorker`` answers the
+master's orders, ``EngineProcess`` is its handle on the engine process
+(``harness.locust.engine_child``).
 
 Started as a fresh interpreter (gevent's ``subprocess`` keeps the worker's greenlets
 running while it waits), fed JSON lines on its stdin, read line by line from its
@@ -19,6 +21,15 @@ import gevent
 import orjson
 
 KILL_AFTER_S = 10.0  # after "end", an engine still running is killed
+
+# Locust messages of the engine scenario (custom message types of Locust's RPC).
+MSG_PREPARE = "opscom_engine_prepare"  # master -> worker: the shard, its overrides
+MSG_GO = "opscom_engine_go"  # master -> worker: the start instant
+MSG_STOP = "opscom_engine_stop"  # master -> worker
+MSG_READY = "opscom_engine_ready"  # worker -> master
+MSG_TICK = "opscom_engine_tick"
+MSG_FINAL = "opscom_engine_final"
+MSG_FAILED = "opscom_engine_failed"
 
 
 class EngineProcess:
@@ -87,3 +98,57 @@ class EngineProcess:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+
+class EngineWorker:
+    """A Locust worker's side of the engine scenario: it starts its engine when the
+    master sends its shard, passes on the start and stop orders, and forwards what
+    the engine says (ready, each second, the final report, a failure) to the master."""
+
+    def __init__(self, environment: Any) -> None:
+        self.environment = environment
+        self.engine: EngineProcess | None = None
+        self.engine_run: str | None = None
+
+    def on_prepare(self, environment: Any, msg: Any, **_: Any) -> None:
+        self.stop_engine("a new run starts", wait=False)
+        data = msg.data
+        run_id, shard = data["run_id"], data["shard"][0]
+
+        def forward(message: dict[str, Any]) -> None:
+            kind = message["kind"]
+            head = {"run_id": run_id, "shard": shard}
+            if kind == "ready":
+                environment.runner.send_message(MSG_READY, head)
+            elif kind == "tick":
+                environment.runner.send_message(MSG_TICK, {**head, "tick": message["tick"]})
+            elif kind == "final":
+                environment.runner.send_message(MSG_FINAL, {**head, **{k: message[k] for k in
+                                                                       ("metrics", "info", "errors", "log")}})
+            elif kind == "error":
+                if message.get("detail"):
+                    print(message["detail"], flush=True)
+                environment.runner.send_message(MSG_FAILED, {**head, "message": message["message"],
+                                                             "usage": bool(message.get("usage"))})
+
+        self.engine = EngineProcess(forward)
+        self.engine_run = run_id
+        self.engine.start({"kind": "plan", "run_id": run_id, "shard": data["shard"], "scenario": data["scenario"],
+                           "overrides": data["overrides"]})
+
+    def on_go(self, environment: Any, msg: Any, **_: Any) -> None:
+        if self.engine is not None and msg.data.get("run_id") == self.engine_run:
+            self.engine.send({"kind": "go", "t0_wall": msg.data["t0_wall"]})
+
+    def on_stop(self, environment: Any, msg: Any, **_: Any) -> None:
+        if self.engine is not None and msg.data.get("run_id") == self.engine_run:
+            self.engine.stop(str(msg.data.get("reason") or "stopped from Locust"))
+
+    def stop_engine(self, reason: str, *, wait: bool) -> None:
+        engine = self.engine
+        if engine is None or not engine.running:
+            return
+        engine.stop(reason)
+        if wait and not engine.wait(KILL_AFTER_S):
+            engine.end()
+            engine.wait(KILL_AFTER_S)

@@ -49,19 +49,20 @@ from harness.locust import options as flags_mod
 from harness.locust import webui
 from harness.locust.board import LiveBoard
 from harness.locust.collector import Collector
-from harness.locust.engine_host import EngineProcess
+from harness.locust.engine_host import (
+    MSG_FAILED,
+    MSG_FINAL,
+    MSG_GO,
+    MSG_PREPARE,
+    MSG_READY,
+    MSG_STOP,
+    MSG_TICK,
+    EngineWorker,
+)
 from harness.locust.verdict import EXIT_USAGE, Measured, conclude, headline, say_error
 from harness.options import OPTIONS
 from harness.plan import Override, Plan, load_plan
 from harness.timeline import Timeline
-
-MSG_PREPARE = "opscom_engine_prepare"  # master -> worker
-MSG_GO = "opscom_engine_go"
-MSG_STOP = "opscom_engine_stop"
-MSG_READY = "opscom_engine_ready"  # worker -> master
-MSG_TICK = "opscom_engine_tick"
-MSG_FINAL = "opscom_engine_final"
-MSG_FAILED = "opscom_engine_failed"
 
 START_LEAD_S = 1.0  # between the start message and the start instant, for every worker to get it
 READY_TIMEOUT_S = 120.0
@@ -113,8 +114,7 @@ class EngineScenario:
         self.duration: str | None = None  # Locust's -t, taken at init
         self.run: _Run | None = None
         self.board = LiveBoard()
-        self.engine: EngineProcess | None = None  # this worker's engine
-        self.engine_run: str | None = None
+        self.worker: EngineWorker | None = None  # a worker's side (or a single process's)
         events.init_command_line_parser.add_listener(self.on_parser)
         events.init.add_listener(self.on_init)
         events.test_start.add_listener(self.on_test_start)
@@ -181,9 +181,10 @@ class EngineScenario:
                                   (MSG_FAILED, self.on_failed)):
                 runner.register_message(kind, handler)
         if self.role != "master":
-            runner.register_message(MSG_PREPARE, self.on_prepare)
-            runner.register_message(MSG_GO, self.on_go)
-            runner.register_message(MSG_STOP, self.on_stop_order)
+            self.worker = EngineWorker(environment)
+            runner.register_message(MSG_PREPARE, self.worker.on_prepare)
+            runner.register_message(MSG_GO, self.worker.on_go)
+            runner.register_message(MSG_STOP, self.worker.on_stop)
 
     # --- the master --------------------------------------------------------------------------
 
@@ -334,15 +335,16 @@ class EngineScenario:
 
     def on_quitting(self, environment: Any, **_: Any) -> None:
         if self.role == "worker":
-            self._stop_engine("the Locust worker is shutting down", wait=True)
+            if self.worker is not None:
+                self.worker.stop_engine("the Locust worker is shutting down", wait=True)
             return
         run = self.run
         if run is not None and not run.done.is_set():
             self.on_test_stopping(environment, reason="interrupted: Locust was shut down (Ctrl-C or SIGTERM)")
 
     def on_test_stop(self, environment: Any, **_: Any) -> None:
-        if self.role != "master":
-            self._stop_engine("the test stopped", wait=False)
+        if self.worker is not None:
+            self.worker.stop_engine("the test stopped", wait=False)
 
     # --- the verdict ---------------------------------------------------------------------------
 
@@ -378,51 +380,6 @@ class EngineScenario:
             code = EXIT_USAGE
         self.environment.process_exit_code = code
         collector.board.result = headline(result, code)
-
-    # --- a worker ------------------------------------------------------------------------------
-
-    def on_prepare(self, environment: Any, msg: Any, **_: Any) -> None:
-        self._stop_engine("a new run starts", wait=False)
-        data = msg.data
-        run_id, shard = data["run_id"], data["shard"][0]
-
-        def forward(message: dict[str, Any]) -> None:
-            kind = message["kind"]
-            head = {"run_id": run_id, "shard": shard}
-            if kind == "ready":
-                environment.runner.send_message(MSG_READY, head)
-            elif kind == "tick":
-                environment.runner.send_message(MSG_TICK, {**head, "tick": message["tick"]})
-            elif kind == "final":
-                environment.runner.send_message(MSG_FINAL, {**head, **{k: message[k] for k in
-                                                                       ("metrics", "info", "errors", "log")}})
-            elif kind == "error":
-                if message.get("detail"):
-                    print(message["detail"], flush=True)
-                environment.runner.send_message(MSG_FAILED, {**head, "message": message["message"],
-                                                             "usage": bool(message.get("usage"))})
-
-        self.engine = EngineProcess(forward)
-        self.engine_run = run_id
-        self.engine.start({"kind": "plan", "run_id": run_id, "shard": data["shard"], "scenario": data["scenario"],
-                           "overrides": data["overrides"]})
-
-    def on_go(self, environment: Any, msg: Any, **_: Any) -> None:
-        if self.engine is not None and msg.data.get("run_id") == self.engine_run:
-            self.engine.send({"kind": "go", "t0_wall": msg.data["t0_wall"]})
-
-    def on_stop_order(self, environment: Any, msg: Any, **_: Any) -> None:
-        if self.engine is not None and msg.data.get("run_id") == self.engine_run:
-            self.engine.stop(str(msg.data.get("reason") or "stopped from Locust"))
-
-    def _stop_engine(self, reason: str, *, wait: bool) -> None:
-        engine = self.engine
-        if engine is None or not engine.running:
-            return
-        engine.stop(reason)
-        if wait and not engine.wait(STOP_GRACE_S):
-            engine.end()
-            engine.wait(STOP_GRACE_S)
 
     # --- the web UI ------------------------------------------------------------------------------
 

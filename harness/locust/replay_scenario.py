@@ -24,7 +24,7 @@ from locust.exception import StopUser
 from harness.errors import ConfigError
 from harness.locust.replaying import Recorded, ReplayQueue, read_recording, recording_seconds
 from harness.locust.runtime import Runtime
-from harness.locust.scenario import Extra
+from harness.locust.spec import Extra
 from harness.locust.users import OpscomUser
 from harness.opscom.outcome import UNSENT, Outcome
 from harness.traffic.call import Call

@@ -32,9 +32,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import gevent
@@ -42,7 +39,6 @@ from locust import events as locust_events
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from harness.api import external_target
-from harness.checks import gate, parse_check
 from harness.errors import HarnessError
 from harness.locust import options as flags_mod
 from harness.locust import webui
@@ -50,80 +46,16 @@ from harness.locust.board import LiveBoard
 from harness.locust.collector import Collector
 from harness.locust.recording import Recording
 from harness.locust.runtime import Runtime, t0_from_wall, traffic_context
+from harness.locust.spec import Resolved, ScenarioSpec, resolve
+
+__all__ = ["LocustfileScenario", "ScenarioSpec"]  # ScenarioSpec: what locustfiles import from here
 from harness.locust.verdict import EXIT_USAGE, Measured, conclude, headline, say_error, utc_now
-from harness.opscom.endpoints import ENDPOINT_NAMES
-from harness.plan import Override, Plan, load_plan
+from harness.plan import Plan
 
 FLUSH_GRACE_S = 15.0  # beyond the stop timeout, how long the master waits for the last reports
 MSG_FLUSH = "opscom_flush"
 MSG_FLUSHED = "opscom_flushed"
 TRANSPORT = "locust FastHttpUser"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Extra:
-    """A scenario's own option (``--time-scale``): parsed into ``Runtime.settings[key]``."""
-
-    flag: str
-    key: str
-    help: str
-    parse: Callable[[str], Any]
-    default: Any
-    metavar: str = "N"
-
-
-@dataclass(frozen=True, kw_only=True)
-class ScenarioSpec:
-    name: str  # the report directory's name: reports/<name>/
-    file: str  # the locustfile (__file__), named in messages and the summary
-    description: str
-    checks: tuple[str, ...] = ()  # the scenario's thresholds; --check adds to them
-    model: str = "closed"  # "open" when the users pace (PacedUser)
-    traffic: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # generator -> options
-    load_keys: tuple[str, ...] = ()  # OPTIONS rows it takes as flags (plate_sweep: "load.rate")
-    extras: tuple[Extra, ...] = ()
-    names: tuple[str, ...] = ()  # request names beyond the catalogue endpoints
-    # Hooks of a scenario with state of its own (replay): ``check(environment,
-    # settings)`` at start-up on every node (raise HarnessError for a usage error);
-    # ``prepare(runtime, shard)`` when a test starts on a node that sends load,
-    # shard = (k, n): this node's place among the n that do.
-    check: Callable[[Any, dict[str, Any]], None] | None = None
-    prepare: Callable[[Runtime, tuple[int, int]], None] | None = None
-    # Between the master's start and the run's t=0, for workers whose preparation
-    # takes a while (reading a recording): their first calls are not late because of it.
-    start_lead_s: float = 0.0
-
-    @property
-    def shown_file(self) -> str:
-        path = Path(self.file)
-        try:
-            return str(path.resolve().relative_to(Path.cwd()))
-        except ValueError:
-            return str(path)
-
-
-@dataclass(frozen=True)
-class UsersSource:
-    """The plan's traffic is Locust's users, not a synthetic mix: nothing to build
-    (``load_plan`` builds a plan's source once to check it)."""
-
-    request_names: tuple[str, ...] = ()
-
-    def build(self, ctx: Any) -> Any:
-        return None
-
-    def names(self) -> tuple[str, ...]:
-        return self.request_names
-
-    def describe(self) -> dict[str, Any]:
-        return {"kind": "locust users"}
-
-
-@dataclass
-class Resolved:
-    plan: Plan
-    settings: dict[str, Any]
-    host: str | None
 
 
 class LocustfileScenario:
@@ -136,7 +68,6 @@ class LocustfileScenario:
         self.collector: Collector | None = None
         self.board = LiveBoard()
         self.interrupt_reason: str | None = None
-        self.names = ENDPOINT_NAMES + tuple(n for n in spec.names if n not in ENDPOINT_NAMES)
         events.init_command_line_parser.add_listener(self.on_parser)
         events.init.add_listener(self.on_init)
         events.test_start.add_listener(self.on_test_start)
@@ -155,30 +86,8 @@ class LocustfileScenario:
                             for e in self.spec.extras]
 
     def resolve(self, host: str | None) -> Resolved:
-        """The options as a plan (target settings, checks, output) and settings; a
-        mistake is a HarnessError naming the option."""
-        parsed = self.environment.parsed_options
-        over = flags_mod.overrides(parsed, self.flags)
-        over["name"] = Override(self.spec.name, self.spec.shown_file)
-        if host:
-            over["target.url"] = Override(host, "--host")
-        given_checks = over.pop("checks.thresholds", None)
-        plan = load_plan(None, over, source=UsersSource(self.spec.names))
-        checks = [parse_check(e, names=self.names, source="scenario", where=self.spec.shown_file)
-                  for e in self.spec.checks]
-        if given_checks is not None:
-            checks += [parse_check(e, names=self.names, source="flag", where="--check") for e in given_checks.value]
-        plan = replace(plan, checks=gate(checks, names=self.names), names=self.names,
-                       scenario=Path(self.spec.shown_file), description=self.spec.description)
-        settings: dict[str, Any] = {k.rpartition(".")[2]: getattr(plan.load, k.rpartition(".")[2])
-                                    for k in self.spec.load_keys}
-        for extra, flag in zip(self.spec.extras, self.extra_flags, strict=True):
-            raw = getattr(parsed, flag.dest, None)
-            try:
-                settings[extra.key] = extra.default if raw is None else extra.parse(raw)
-            except ValueError as exc:
-                raise HarnessError(f"{extra.flag}: {exc}") from None
-        return Resolved(plan=plan, settings=settings, host=host)
+        """The options as a plan and settings (a mistake: a HarnessError naming it)."""
+        return resolve(self.spec, self.environment.parsed_options, self.flags, self.extra_flags, host)
 
     # --- init --------------------------------------------------------------------------
 

@@ -26,6 +26,8 @@ from typing import Any, ClassVar
 
 from locust import LoadTestShape
 
+from harness.locust.spec import Extra
+
 DEFAULT_TIME_SCALE = 60.0
 
 
@@ -102,10 +104,8 @@ class StagesShape(LoadTestShape):
                  "real_seconds": round(self.real_seconds(s), 3), "classes": list(s.classes)} for s in self.stages]
 
 
-def shape_options(default_time_scale: float = DEFAULT_TIME_SCALE) -> tuple[Any, ...]:
+def shape_options(default_time_scale: float = DEFAULT_TIME_SCALE) -> tuple[Extra, ...]:
     """The ``--time-scale`` and ``--user-scale`` options of a scenario with stages."""
-    from harness.locust.scenario import Extra
-
     return (
         Extra(flag="--time-scale", key="time_scale", parse=parse_scale, default=default_time_scale, metavar="N",
               help=f"scenario seconds per real second (default {default_time_scale:g}: "

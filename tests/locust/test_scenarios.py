@@ -45,6 +45,10 @@ def test_scenario_runs_headless_and_writes_the_run_directory(controller: Target,
     rd = run_dir(tmp_path / "reports")
     assert {"summary.json", "metrics.json", "all.hgrm"} <= {p.name for p in rd.iterdir()}
     assert f"verdict: {s['verdict'].upper()}" in res.stdout and f"report: {rd}" in res.stdout
+    # The token reaches no report, no statistics and no output.
+    written = [p.read_bytes() for p in rd.iterdir()] + [(tmp_path / "locust.json").read_bytes()]
+    assert not any(controller.token.encode() in data for data in written)
+    assert controller.token not in res.stdout + res.stderr
 
 
 def test_deliberate_errors_answered_as_required_are_successes_in_locust(controller: Target, tmp_path: Path) -> None:
