@@ -59,6 +59,7 @@ from harness.locust.engine_host import (
     MSG_TICK,
     EngineWorker,
 )
+from harness.locust.spec import claim
 from harness.locust.verdict import EXIT_USAGE, Measured, conclude, headline, say_error
 from harness.options import OPTIONS
 from harness.plan import Override, Plan, load_plan
@@ -105,6 +106,7 @@ class _Run:
 
 class EngineScenario:
     def __init__(self, name: str, file: str, events: Any = locust_events) -> None:
+        claim(name, file)
         self.name = name
         self.file = file
         self.events = events
@@ -176,7 +178,9 @@ class EngineScenario:
             except HarnessError as exc:
                 say_error(str(exc))
                 raise SystemExit(EXIT_USAGE) from None
-            webui.install(environment, self.live_document, lambda: {})
+            # The engine measures every request from its intended time (the closed
+            # model's: when its user was ready).
+            webui.install(environment, self.live_document, lambda: dict.fromkeys(self.board.names, "intended"))
             for kind, handler in ((MSG_READY, self.on_ready), (MSG_TICK, self.on_tick), (MSG_FINAL, self.on_final),
                                   (MSG_FAILED, self.on_failed)):
                 runner.register_message(kind, handler)

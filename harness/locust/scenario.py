@@ -46,7 +46,7 @@ from harness.locust.board import LiveBoard
 from harness.locust.collector import Collector
 from harness.locust.recording import Recording
 from harness.locust.runtime import Runtime, t0_from_wall, traffic_context
-from harness.locust.spec import Resolved, ScenarioSpec, resolve
+from harness.locust.spec import Resolved, ScenarioSpec, claim, resolve
 
 __all__ = ["LocustfileScenario", "ScenarioSpec"]  # ScenarioSpec: what locustfiles import from here
 from harness.locust.verdict import EXIT_USAGE, Measured, conclude, headline, say_error, utc_now
@@ -60,6 +60,7 @@ TRANSPORT = "locust FastHttpUser"
 
 class LocustfileScenario:
     def __init__(self, spec: ScenarioSpec, events: Any = locust_events) -> None:
+        claim(spec.name, spec.file)
         self.spec = spec
         self.flags: list[flags_mod.Flag] = []
         self.environment: Any = None

@@ -115,3 +115,17 @@ def resolve(spec: ScenarioSpec, parsed: Any, flags: list[flags_mod.Flag], extra_
         except ValueError as exc:
             raise HarnessError(f"{extra.flag}: {exc}") from None
     return Resolved(plan=plan, settings=settings, host=host)
+
+
+_CLAIMED: list[str] = []
+
+
+def claim(name: str, file: str) -> None:
+    """One OPSCOM scenario per Locust run: a second locustfile declaring one (``-f
+    a.py,b.py``) would add the same options twice."""
+    if _CLAIMED:
+        from harness.locust.verdict import EXIT_USAGE, say_error
+
+        say_error(f"{file}: Locust loads two OPSCOM scenarios ({_CLAIMED[0]} and {name}); run one per Locust run")
+        raise SystemExit(EXIT_USAGE)
+    _CLAIMED.append(name)
