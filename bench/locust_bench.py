@@ -14,8 +14,9 @@ bench/transport_bench.py; every peer alone on core 1, N connections or users):
 - ``harness_api``: ``harness.api.run`` of the same plan in one process, through the
   library API (``harness run --procs 1``).
 
-Both Locust user peers are counted by Locust itself (its JSON statistics, requests
-over ``-t``); both engine peers by their summary.json (``achieved_rps``: requests
+Both Locust user peers are counted by Locust itself (its JSON statistics: requests
+from the end of the spawn, ``--reset-stats``, to the last request, so start-up is
+in neither figure); both engine peers by their summary.json (``achieved_rps``: requests
 sent before the schedule's end, over its length). Rounds are interleaved; each
 figure is the median of its rounds.
 
@@ -116,7 +117,7 @@ def run_locust_users(cfg: Config, nginx: tb.Nginx, peer: str, tag: str) -> dict[
     prefix, out = WORK / f"{tag}-stats", WORK / f"{tag}-reports"
     cmd = pinned(sys.executable, "-m", "locust", "-f", str(ROOT / locustfile), "--headless", "-u", str(cfg.users),
                  "-r", str(cfg.users), "-t", f"{cfg.duration}s", "-H", nginx.host, "--only-summary",
-                 "--json-file", str(prefix), "--skip-log-setup")
+                 "--json-file", str(prefix), "--skip-log-setup", "--reset-stats")
     if peer == "locust_harness":
         cmd += ["--report-dir", str(out), "--check", "all.error_rate<100%"]
     code = tb.run_bounded(cmd, WORK / f"{tag}.log", timeout=cfg.duration + 90, env=env())
@@ -124,7 +125,10 @@ def run_locust_users(cfg: Config, nginx: tb.Nginx, peer: str, tag: str) -> dict[
         raise tb.BenchError(f"{peer} exited {code} (log: {tb.rel(WORK / f'{tag}.log')})")
     entries = json.loads(Path(f"{prefix}.json").read_text())
     requests = sum(e["num_requests"] for e in entries)
-    sample: dict[str, Any] = {"rps": requests / cfg.duration, "requests": requests,
+    # Steady state, as Locust counts it: from the end of the spawn (--reset-stats) to
+    # the last request, so neither peer's start-up is in the figure.
+    window = max(e["last_request_timestamp"] for e in entries) - min(e["start_time"] for e in entries)
+    sample: dict[str, Any] = {"rps": requests / window, "requests": requests, "window_s": round(window, 3),
                               "failures": sum(e["num_failures"] for e in entries)}
     if peer == "locust_harness":
         summary = _latest_summary(out)

@@ -52,6 +52,7 @@ __all__ = ["LocustfileScenario", "ScenarioSpec"]  # ScenarioSpec: what locustfil
 from harness.locust.verdict import EXIT_USAGE, Measured, conclude, headline, say_error, utc_now
 from harness.plan import Plan
 
+LOCAL_SHIP_S = 3.0  # Locust's worker report interval
 FLUSH_GRACE_S = 15.0  # beyond the stop timeout, how long the master waits for the last reports
 MSG_FLUSH = "opscom_flush"
 MSG_FLUSHED = "opscom_flushed"
@@ -213,14 +214,16 @@ class LocustfileScenario:
             self.collector.started_at = started_at
             self.collector.started = utc_now()
             environment.opscom_runtime.t0_ns = t0_from_wall(started_at)
-            gevent.spawn(self._ship_locally, self.collector)
+            if environment.web_ui is not None:
+                gevent.spawn(self._ship_locally, self.collector)
         self.recording.start(started_at)
 
     def _ship_locally(self, collector: Collector | None) -> None:
-        """A single Locust process is its own master: hand the measurements over
-        every second, for the live view."""
+        """A single Locust process is its own master: for the web UI's live view, it
+        hands its measurements over as often as a worker reports (headless, only at
+        the end: merging costs a little of the CPU the users need)."""
         while collector is not None and collector is self.collector and not collector.judged:
-            gevent.sleep(1.0)
+            gevent.sleep(LOCAL_SHIP_S)
             if self.environment.opscom_runtime is not None:
                 collector.add(self.recording.take())
 

@@ -69,7 +69,7 @@ def transport_outcome(error: BaseException | None) -> Outcome:
 
 def classify_response(call: Call, resp: Any) -> tuple[Outcome, Any]:
     """A FastHttpUser response as an outcome (and the decoded body, for feedback)."""
-    if resp.status_code == 0:  # geventhttpclient raised: no answer at all
+    if resp.status_code == 0 or resp._response is None:  # no answer at all, or it broke off
         return transport_outcome(getattr(resp, "error", None)), None
     try:
         body = resp.content or b""
@@ -106,27 +106,46 @@ class OpscomUser(FastHttpUser):
         return self.send(call)
 
     def send(self, call: Call, intended_ns: int | None = None, source: TrafficSource | None = None) -> Outcome:
-        """Send ``call``, judge and record its answer. ``intended_ns``: when it was due
-        (paced users); ``source``: who hears the answer of a feedback call (default:
-        this user's generator)."""
+        """Send ``call``, judge and record its answer, report it to Locust.
+        ``intended_ns``: when it was due (paced users); ``source``: who hears the
+        answer of a feedback call (default: this user's generator)."""
         rt = self.runtime
-        base = rt.plate_base if call.plate_service else rt.controller_base
+        url = (rt.plate_base if call.plate_service else rt.controller_base) + call.target
         headers = JSON_HEADERS if not call.headers else {**JSON_HEADERS, **dict(call.headers)}
+        start_time = time.time()
         sent = _now_ns()
-        with self.client.request(call.method, base + call.target, name=call.name, data=call.body,
-                                 headers=headers, catch_response=True) as resp:
-            done = _now_ns()
-            outcome, doc = classify_response(call, resp)
-            failure = failure_for(outcome, call.expect)
-            if failure is None:
-                resp.success()
-            else:
-                resp.failure(failure)
+        resp = self._exchange(call.method, url, call.body, headers)
+        done = _now_ns()
+        outcome, doc = classify_response(call, resp)
+        # Locust's request event, as FastHttpSession.request fires it, with our verdict
+        # and our failure's name: its statistics, CSV and HTML count what we count.
+        self.environment.events.request.fire(
+            request_type=call.method, name=call.name, response_time=(done - sent) / 1e6,
+            response_length=len(resp.content or b"") if resp.status_code else 0, response=resp,
+            context=self.context(), exception=failure_for(outcome, call.expect), start_time=start_time, url=url)
         rt.recording.record(call, self.latency_basis, outcome, sent if intended_ns is None else intended_ns,
                             sent, done)
         if call.feedback:
             (source or rt.source(self.generator or "")).on_result(call, outcome, doc, rt.now())
         return outcome
+
+    def _exchange(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> Any:
+        """One request over the user's FastHttpSession, the body read; transport
+        failures come back as a response with status 0 and ``error`` set.
+
+        FastHttpSession's own ``request(catch_response=True)`` would do the same and
+        let us set the verdict, but its context manager costs about as much again as
+        all of our measuring (bench/locust_bench.py); ``_send_request_safe_mode`` is
+        the part of it that sends."""
+        session = self.client
+        resp = session._send_request_safe_mode(method, url, payload=body, headers=headers)
+        if resp.status_code:
+            try:
+                _ = resp.content  # read the answer now: its time is part of the latency
+            except Exception as exc:  # noqa: BLE001 - the body broke off mid-answer
+                resp.error = exc
+                resp._response = None
+        return resp
 
 
 class GeneratedUser(OpscomUser):
