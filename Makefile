@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench bench-controller bench-live bench-replay bench-memory lint
+.PHONY: run test bench bench-controller bench-live bench-replay bench-memory bench-locust lint
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,6 @@ bench-replay: $(BIN)/.installed
 # minute. `BENCH_MEMORY_ARGS=--quick` for a 2-minute try.
 bench-memory: $(BIN)/.installed
 	$(BIN)/python bench/soak_memory.py $(BENCH_MEMORY_ARGS)
+# Locust benchmark (about 4 minutes): instrumentation cost and the engine on a Locust worker.
+bench-locust: $(BIN)/.installed
+	$(BIN)/python bench/locust_bench.py --update-doc docs/locust.md

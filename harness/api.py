@@ -59,8 +59,8 @@ from harness.workers import (
 
 __all__ = [
     "EXIT_CODES", "Override", "Plan", "RunControl", "RunResult", "Target", "embedded_controller",
-    "execute", "external_target", "install_signal_handlers", "load_plan", "open_target", "run",
-    "serve_controller", "write_result",
+    "execute", "external_target", "install_signal_handlers", "judge_measured", "load_plan", "open_target",
+    "run", "serve_controller", "write_result",
 ]
 
 EXIT_CODES = {"pass": 0, "fail": 1, "error": 3, "interrupted": 130}
@@ -302,14 +302,28 @@ def judge(plan: Plan, target: Target, run_id: str, started: datetime, results: l
         run_id=run_id,
         embedded_target=target.embedded,
     )
-    summary = build_summary(metrics, info, [row.brief() for row in timeline.rows], plan.describe())
+    return judge_measured(plan, target, run_id, started, metrics, timeline, info,
+                          aborted=control.aborted, errors=errors, log=log)
+
+
+def judge_measured(plan: Plan, target: Target, run_id: str, started: datetime, metrics: Metrics,
+                   timeline: Timeline, info: RunInfo, *, aborted: bool = False, errors: list[str] | None = None,
+                   log: str = "", plan_doc: dict[str, Any] | None = None) -> RunResult:
+    """The summary, checks and verdict of metrics however they were measured and
+    merged (this engine's workers, Locust workers, engine shards on Locust workers).
+    ``info.interrupted`` makes the verdict ``interrupted``; ``aborted`` (a live
+    check stopped the run) ``fail``; any ``errors`` ``error``. ``plan_doc`` replaces
+    ``plan.describe()`` as summary.json's ``plan`` (a run not driven by this engine)."""
+    errors = list(errors or ())
+    summary = build_summary(metrics, info, [row.brief() for row in timeline.rows],
+                            plan_doc if plan_doc is not None else plan.describe())
     checks = evaluate(plan.checks, summary)
     summary["checks"] = [c.as_json() for c in checks]
     if errors:
         verdict = "error"
-    elif control.aborted:
+    elif aborted:
         verdict = "fail"
-    elif interrupted:
+    elif info.interrupted:
         verdict = "interrupted"
     else:
         verdict = "fail" if any(not c.passed for c in checks) else "pass"

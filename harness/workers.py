@@ -29,7 +29,7 @@ import os
 import signal
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -85,11 +85,15 @@ class RunControl:
     """Stops a run from outside (signals, a failing live check, a UI). Listeners
     are the engines (in process) or the pipes to the workers."""
 
-    def __init__(self) -> None:
+    def __init__(self, start_gate: Callable[[], Awaitable[int | None]] | None = None) -> None:
         self.interrupted = False
         self.ended = False
         self.aborted = False  # stopped by a failing live check: the verdict is fail
         self.reason: str | None = None
+        # A distributed run's common start: awaited once every worker has opened its
+        # connections, it returns the start instant (perf_counter_ns) or None when the
+        # run was stopped before it began. Without one, the run starts at once.
+        self.start_gate = start_gate
         self._listeners: list[tuple[Callable[[], None], Callable[[], None]]] = []
 
     def listen(self, interrupt: Callable[[], None], end: Callable[[], None]) -> None:
@@ -227,6 +231,9 @@ class _LocalChannel(_Channel):
         self.control.listen(engine.interrupt, engine.end_now)
         if self.control.interrupted:
             return None
+        if self.control.start_gate is not None:
+            t0 = await self.control.start_gate()
+            return None if self.control.interrupted else t0
         return time.perf_counter_ns() + START_LEAD_NS // 4
 
     def tick(self, tick: Tick) -> None:
@@ -422,8 +429,10 @@ class _Fleet:
                                                        error=f"worker {k} did not start within {READY_TIMEOUT_S:g}s")
                         self.procs[k].kill()
                 self.control.interrupt("a worker did not start")
-            if not self.control.interrupted:
-                t0 = time.perf_counter_ns() + START_LEAD_NS
+            t0: int | None = time.perf_counter_ns() + START_LEAD_NS
+            if not self.control.interrupted and self.control.start_gate is not None:
+                t0 = await self.control.start_gate()
+            if t0 is not None and not self.control.interrupted:
                 for k, conn in self.conns.items():
                     if k not in self.results:
                         conn.send(("start", t0))
