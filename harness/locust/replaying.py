@@ -1,15 +1,8 @@
 """A recording played by Locust users: sharded by correlated chain, each call at its
 recorded time divided by a speed, the ids of earlier answers carried into later calls.
 
-The recording is JSON lines (zstd when the name ends in ``.zst``), the format of the
-replay issue: a header line, then one line per call::
-
-    {"format": "opscom-recording", "version": 1, "client": "OC_TOMA", "start": "...", ...}
-    {"t_us": 1250000, "endpoint": "permit_push", "method": "POST", "path": "/api/OC_TOMA/v1/permit/push",
-     "query": "", "headers": [["Content-Type", "application/json"]], "body": {...},
-     "answer": {"status": 200, "code": 0, "ids": {"reference_id": "3f0c..."}}}
-
-(``offset_us`` is read as ``t_us``; ``body`` may be a JSON value or a string.)
+The recording is the format of ``harness record`` (docs/recording.md), read by its
+own reader (``harness.recording.files``).
 
 **Chains.** A call that uses an id an earlier answer gave (the push's
 ``reference_id`` in the update and the delete that follow) belongs to that call's
@@ -27,14 +20,11 @@ failed or never answered is not sent: it counts as ``unsent`` and as the counter
 token field is replaced by the run's token, and the recorded client code by the
 run's (in the controller paths and the plate service's ``client`` field).
 
-The reader here is the Locust scenario's own, for the format above; the replay
-verb's reader (the replay issue) is the reference for the format.
 """
 
 from __future__ import annotations
 
 import heapq
-import io
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -71,80 +61,35 @@ class Recorded:
         return self.endpoint or f"{self.method} {self.path}"
 
 
-def _open(path: Path) -> Iterator[bytes]:
-    raw = path.open("rb")
-    if path.suffix == ".zst":
-        import zstandard
-
-        yield from io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw))  # type: ignore[arg-type]
-    else:
-        yield from raw
-
-
 def read_recording(path: Path) -> tuple[dict[str, Any], list[Recorded]]:
-    """The header and the calls; a bad line is a ConfigError naming file and line
-    (a truncated last line, as a crashed recorder leaves, is skipped)."""
-    try:
-        lines = list(_open(path))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the recording: {exc.strerror or exc}") from None
-    except ImportError:
-        raise ConfigError(f"{path}: a .zst recording needs the zstandard package") from None
-    if not lines:
-        raise ConfigError(f"{path}: empty; expected a header line and calls")
-    header = _json(path, 1, lines[0])
-    if not isinstance(header, dict) or "client" not in header:
-        raise ConfigError(f"{path}:1: expected the recording's header (an object with its client code)")
-    calls: list[Recorded] = []
-    for number, line in enumerate(lines[1:], 2):
-        if not line.strip():
-            continue
-        if number == len(lines) and not line.endswith(b"\n"):
-            try:
-                orjson.loads(line)
-            except orjson.JSONDecodeError:
-                break  # the truncated last line of a recorder that crashed
-        calls.append(_call(path, number, _json(path, number, line), len(calls)))
+    """The header and the calls, read by the recording format's own reader
+    (``harness.recording``): a bad line is a ConfigError naming file and line, a
+    truncated last line (a crashed recorder) is skipped with a warning."""
+    import sys
+
+    from harness.recording.files import read_calls, read_header
+
+    def warn(text: str) -> None:
+        print(f"harness: warning: {text}", file=sys.stderr)
+
+    header = read_header(path)
+    calls = [_recorded(c, index) for index, c in enumerate(read_calls(path, warn))]
     if not calls:
         raise ConfigError(f"{path}: no calls after the header")
     link(calls)
-    return header, calls
+    return {"client": header.client, "format": "opscom-recording"}, calls
 
 
-def _json(path: Path, number: int, line: bytes) -> Any:
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        raise ConfigError(f"{path}:{number}: not JSON ({exc})") from None
-
-
-def _call(path: Path, number: int, doc: Any, index: int) -> Recorded:
-    where = f"{path}:{number}"
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{where}: expected a call (a JSON object)")
-    offset = doc.get("t_us", doc.get("offset_us"))
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise ConfigError(f"{where}: t_us: expected the call's offset in microseconds, got {offset!r}")
-    endpoint = doc.get("endpoint")
-    if endpoint is not None and endpoint not in ENDPOINTS:
-        raise ConfigError(f"{where}: endpoint: unknown {endpoint!r}; expected one of {', '.join(ENDPOINTS)} or null")
-    path_text = doc.get("path")
-    if not isinstance(path_text, str) or not path_text.startswith("/"):
-        raise ConfigError(f"{where}: path: expected an absolute path, got {path_text!r}")
-    headers = doc.get("headers") or ()
-    if isinstance(headers, dict):
-        headers = list(headers.items())
-    body = doc.get("body")
+def _recorded(c: Any, index: int) -> Recorded:
+    """A ``harness.recording.format.RecordedCall`` as this scenario plays it."""
+    body: Any = c.body
     if body is None:
-        body = b""
-    elif isinstance(body, str):
-        body = body.encode()
-    answer = doc.get("answer") or {}
-    ids = answer.get("ids") or {}
-    return Recorded(index=index, offset_us=offset, endpoint=endpoint, method=str(doc.get("method") or "POST"),
-                    path=path_text, query=str(doc.get("query") or ""),
-                    headers=tuple((str(k), str(v)) for k, v in headers),
-                    body=body, gives={str(k): str(v) for k, v in ids.items() if isinstance(v, str | int) and str(v)})
+        raw = c.raw_body
+        body = raw if raw is not None else b""
+    return Recorded(index=index, offset_us=c.t_us, endpoint=c.endpoint, method=c.method, path=c.path,
+                    query=c.query, headers=tuple((str(k), str(v)) for k, v in c.headers),
+                    body=body, gives={str(k): str(v) for k, v in c.recorded_ids.items()
+                                      if isinstance(v, str | int) and str(v)})
 
 
 def _strings(value: Any) -> Iterator[str]:
