@@ -16,8 +16,11 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/harness run scenarios/smoke.toml --out reports/smoke
 
+# The tests' Debian tools (chromium for the report tests, nginx-light for capacity) are
+# installed first when missing (as root, with apt-get); then two test processes.
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q
+	$(BIN)/python tests/support/debian.py
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check harness tests bench

@@ -8,6 +8,7 @@ Debian's chromium is what the browser tests drive.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -21,6 +22,16 @@ def ensure_package(binary: str, package: str, *, timeout: float = 900) -> str:
     Raises RuntimeError saying what to do when it cannot be installed."""
     found = binary if os.path.isabs(binary) and Path(binary).exists() else shutil.which(binary)
     if found:
+        return found
+    # pytest-xdist workers may ask at once; apt-get takes one at a time.
+    with open("/tmp/harness-tests-apt.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install(binary, package, timeout)
+
+
+def _install(binary: str, package: str, timeout: float) -> str:
+    found = binary if os.path.isabs(binary) and Path(binary).exists() else shutil.which(binary)
+    if found:  # another worker installed it while we waited for the lock
         return found
     global _updated
     apt = shutil.which("apt-get")
@@ -41,3 +52,9 @@ def ensure_package(binary: str, package: str, *, timeout: float = 900) -> str:
     if not found:
         raise RuntimeError(f"apt-get installed {package} but {binary} is still missing")
     return found
+
+
+if __name__ == "__main__":
+    # `python tests/support/debian.py`: install what the tests need before they start.
+    for _binary, _package in (("/usr/bin/chromium", "chromium"), ("nginx", "nginx-light")):
+        ensure_package(_binary, _package)
