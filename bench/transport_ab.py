@@ -37,20 +37,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from transport_bench import (  # noqa: E402  (a sibling script, not a package)
-    LOAD_CORE,
-    ROOT,
-    WORK,
-    BenchError,
-    Config,
-    Nginx,
-    ensure_tools,
-    read_summary,
-    run_bounded,
-    run_wrk,
-    wait_for_quiet,
-    write_wrk_script,
-)
+from machine import LOAD_CORE, ROOT, WORK, BenchError, Sample, run_bounded, wait_for_quiet  # noqa: E402
+from peers import Nginx, run_wrk, write_wrk_script  # noqa: E402
+from transport_bench import Config, ensure_tools  # noqa: E402  (sibling scripts, not a package)
+
+
+def read_summary(out: Path) -> Sample:
+    """achieved_rps, requests and errors of a run's summary.json: directly in ``out``
+    (older trees) or in its latest run directory (run directories since 0.2)."""
+    path = out / "summary.json"
+    if not path.exists():
+        path = out / "latest" / "summary.json"
+    try:
+        totals = json.loads(path.read_text())["totals"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise BenchError(f"cannot read {path}: {exc}") from None
+    return Sample(float(totals["achieved_rps"]), totals.get("requests"), totals.get("errors"))
 
 AB = WORK / "ab"
 
@@ -128,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                         wait_for_quiet(nginx.pids)
                     log = AB / f"r{r}-{peer}.log"
                     if peer == "wrk":
-                        value = run_wrk(cfg, nginx.url, script, log).rps
+                        value = run_wrk(cfg.duration, cfg.connections, nginx.url, script, log).rps
                         per = ""
                     else:
                         value, us = run_harness(trees[peer], args.transport, nginx.host, cfg, AB / f"r{r}-{peer}", log)

@@ -387,7 +387,15 @@ class Engine:
             self.metrics.record(call.key, outcome, call.expect, intended, sent, done)
             if call.feedback:
                 self.source.on_result(call, outcome, doc, (done - self.t0) / 1e9)
-            nxt = self._next_user_call(done) if self._issuing else None
+            nxt = None
+            if self._issuing:  # _next_user_call, inlined: once per request
+                hit = self._user_hits
+                self._user_hits = hit + self.workers
+                nxt = self.source.next_call(hit, (done - self.t0) / 1e9)
+                if nxt is None:
+                    self._stop(cut_short=True)
+                else:
+                    self.issued += 1
             if nxt is not None and nxt.hold is None:
                 if self.backlog:  # others were waiting first: this user queues behind them
                     self.backlog.append((nxt, done))

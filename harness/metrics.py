@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,63 +60,83 @@ def new_hdr() -> HdrHistogram:
 
 
 class Recorder:
-    """An HdrHistogram whose counts ``Metrics.record`` increments directly.
+    """The counts of an HdrHistogram, kept in a plain list that ``Metrics.record``
+    increments directly; the HdrHistogram is built from them when read.
 
-    ``HdrHistogram.record_value`` costs ~1.3 us in Python; the bucket arithmetic,
+    Why a list: ``HdrHistogram.record_value`` costs ~1.3 us in Python, and even a
+    bare increment of its ctypes counter array costs ~1,300 instructions (boxing
+    and unboxing), against ~500 for a list of ints; a request does four (latency,
+    service time, the second's and its name's second's). The bucket arithmetic,
     inlined in ``Metrics.record``, is the library's (valid because the lowest
-    trackable value is 1, so the unit magnitude is 0) and costs ~0.25 us. Totals,
-    min and max are not kept per value but recomputed from the counts whenever the
-    histogram is read (``hdr``), about once a second. Same counts as the library
-    would hold, so encode/decode/add work.
+    trackable value is 1, so the unit magnitude is 0), so the counts are the ones
+    the library would hold and encode/decode/add round-trip exactly.
     """
 
-    __slots__ = ("_hdr", "_counts")
+    __slots__ = ("_counts",)
 
-    def __init__(self, hdr: HdrHistogram | None = None) -> None:
-        h = hdr if hdr is not None else new_hdr()
-        if h.unit_magnitude != 0:
-            raise ValueError("Recorder needs lowest_trackable_value 1")
-        self._hdr = h
-        self._counts = h.counts
+    def __init__(self, counts: list[int] | None = None) -> None:
+        if counts is not None and len(counts) != COUNTS_LEN:
+            raise ValueError(f"expected {COUNTS_LEN} counts (this harness's histogram layout), got {len(counts)}")
+        self._counts = counts if counts is not None else [0] * COUNTS_LEN
 
     @property
     def hdr(self) -> HdrHistogram:
-        """The histogram, with total, min and max recomputed from the counts."""
-        h = self._hdr
-        counts = self._counts
-        nonzero = [i for i, c in enumerate(counts) if c]
-        h.total_count = sum(counts[i] for i in nonzero)
-        if nonzero:
-            h.min_value = h.get_value_from_index(nonzero[0])
-            h.max_value = h.get_value_from_index(nonzero[-1])
-        else:
-            h.min_value, h.max_value = sys.maxsize, 0
-        return h
+        """A new HdrHistogram holding these counts (total, min and max set)."""
+        return _loaded(new_hdr(), self._counts)
 
     @property
     def count(self) -> int:
-        return self.hdr.total_count
+        return sum(self._counts)
+
+    def __bool__(self) -> bool:
+        """Anything counted (a C-level scan, stops at the first count)."""
+        return any(self._counts)
 
     def encode(self) -> str:
-        return self.hdr.encode().decode("ascii")
-
-    def reset(self) -> None:
-        """Zero every count in place. Interval histograms are reused rather than
-        replaced: an HdrHistogram is 188 KB of counters in a reference cycle with its
-        encoder, freed only by the cyclic collector, so a new one per second per name
-        lets a worker's heap creep up between collections."""
-        ctypes.memset(ctypes.addressof(self._counts), 0, ctypes.sizeof(self._counts))
+        with _SCRATCH_LOCK:  # the live view's thread may encode too
+            return _loaded(_SCRATCH, self._counts).encode().decode("ascii")
 
     @classmethod
     def decode(cls, blob: str | bytes) -> Recorder:
-        return cls(HdrHistogram.decode(blob))
+        h = HdrHistogram.decode(blob)
+        if h.counts_len != COUNTS_LEN or h.unit_magnitude != 0:
+            raise ValueError("a histogram of another layout (lowest 1 us, highest 1 h, 3 significant figures)")
+        return cls(list(h.counts))
 
     def add(self, other: Recorder | HdrHistogram) -> None:
-        self._hdr.add(other.hdr if isinstance(other, Recorder) else other)
+        more = other._counts if isinstance(other, Recorder) else Recorder.decode(other.encode())._counts
+        self._counts = [a + b for a, b in zip(self._counts, more, strict=True)]
+
+    def reset(self) -> None:
+        """Zero every count. Interval histograms are reused rather than replaced, so
+        nothing of a second outlives it."""
+        self._counts = [0] * COUNTS_LEN
+
+
+def _loaded(h: HdrHistogram, counts: list[int]) -> HdrHistogram:
+    """``h`` holding ``counts``, with total, min and max set (the first and last
+    non-zero counters found by stripping zero bytes in C, not by a Python loop)."""
+    h.counts[:] = counts
+    raw = ctypes.string_at(ctypes.addressof(h.counts), ctypes.sizeof(h.counts))
+    head = raw.lstrip(b"\0")
+    if not head:
+        h.total_count = 0
+        h.min_value, h.max_value = sys.maxsize, 0
+        return h
+    width = ctypes.sizeof(h.counts) // len(h.counts)
+    first = (len(raw) - len(head)) // width
+    last = (len(raw.rstrip(b"\0")) - 1) // width
+    h.total_count = sum(counts[first:last + 1])
+    h.min_value = h.get_value_from_index(first)
+    h.max_value = h.get_value_from_index(last)
+    return h
 
 
 # Every histogram here has the same layout; its bucket arithmetic constants:
 _LAYOUT = new_hdr()
+COUNTS_LEN = _LAYOUT.counts_len
+_SCRATCH = new_hdr()  # the histogram ``Recorder.encode`` loads counts into (one per process)
+_SCRATCH_LOCK = threading.Lock()
 _MASK = _LAYOUT.sub_bucket_mask
 _HALF_MAG = _LAYOUT.sub_bucket_half_count_magnitude
 _SHIFT = _HALF_MAG + 1
@@ -163,7 +184,6 @@ class EndpointMetrics:
     iv_requests: int = 0  # the current timeline interval
     iv_errors: int = 0
     iv_hist: Recorder | None = None  # its timed latencies (made once, zeroed each tick)
-    iv_timed: bool = False  # iv_hist holds something this interval
     iv_outcomes: dict[Outcome, int] = field(default_factory=dict)  # its outcomes other than ok
 
     @property
@@ -197,11 +217,11 @@ class EndpointMetrics:
 
     def latency(self, service: bool = False) -> HdrHistogram:
         """The latency (or service time) of the timed outcomes, in one histogram."""
-        total = new_hdr()
+        total = Recorder()
         for outcome, pair in self.hist.items():
             if outcome.timed:
-                total.add(pair[1 if service else 0].hdr)
-        return total
+                total.add(pair[1 if service else 0])
+        return total.hdr
 
 
 def _outcome_order(item: tuple[Outcome, Any]) -> tuple[int, str]:
@@ -284,7 +304,6 @@ class Metrics:
             if iv is None:
                 iv = ep.iv_hist = Recorder()
             iv._counts[index] += 1
-            ep.iv_timed = True
         if not outcome.ok:
             ep.iv_outcomes[outcome] = ep.iv_outcomes.get(outcome, 0) + 1
         us = (done_ns - sent_ns) // 1000
@@ -300,6 +319,9 @@ class Metrics:
             ep.late += 1
         if sent_ns < self.window_end_ns:
             self.sent_in_window += 1
+        if expect is None and outcome.ok:  # _judge's common case, inlined
+            ep.ok += 1
+            return
         self._judge(ep, outcome, expect)
 
     def record_not_sent(self, key: int, outcome: Outcome, expect: Outcome | None) -> None:
@@ -375,7 +397,7 @@ class Metrics:
         for ep in self.endpoints:
             if ep.iv_requests:
                 iv = ep.iv_hist
-                timed = iv is not None and ep.iv_timed
+                timed = iv is not None and bool(iv)
                 names[ep.name] = {
                     "requests": ep.iv_requests,
                     "errors": ep.iv_errors,
@@ -385,7 +407,6 @@ class Metrics:
                 if timed:
                     iv.reset()  # type: ignore[union-attr]
                 ep.iv_requests = ep.iv_errors = 0
-                ep.iv_timed = False
                 if ep.iv_outcomes:
                     ep.iv_outcomes = {}
         tick = Tick(second, self._iv_requests, self._iv_errors, self._iv_hist.encode(), names)

@@ -46,6 +46,7 @@ from harness.opscom.outcome import (
     UNDECODABLE,
     Outcome,
     classify_answer,
+    decode_and_classify,
 )
 from harness.traffic.call import Call
 from harness.transport.answer import classify_compressed
@@ -187,7 +188,8 @@ class _Connection(asyncio.Protocol):
         # report_answer(), inlined: this is the path of every answer.
         self.call = None
         opscom = call.endpoint is not None
-        outcome, doc = classify_answer(opscom, status, body)
+        # classify_answer, inlined for OPSCOM calls (every answer of a load test)
+        outcome, doc = decode_and_classify(status, body) if opscom else classify_answer(False, status, body)
         if doc is None and opscom and body:  # not JSON: perhaps compressed
             outcome, doc = self.undo_encoding(status, body, outcome, doc)
         self.early = None
@@ -283,7 +285,8 @@ class _Connection(asyncio.Protocol):
             self.early = None
             return
         opscom = call.endpoint is not None
-        outcome, doc = classify_answer(opscom, status, body)
+        # classify_answer, inlined for OPSCOM calls (every answer of a load test)
+        outcome, doc = decode_and_classify(status, body) if opscom else classify_answer(False, status, body)
         if doc is None and opscom and body:
             outcome, doc = self.undo_encoding(status, body, outcome, doc)
         self.early = None
