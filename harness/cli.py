@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from harness import __version__
+from harness import __version__, allocator
 from harness.errors import HarnessError
 from harness.usage import explain
 
@@ -78,6 +78,7 @@ def build_parser(verb: str | None = None) -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    allocator.settle()  # before any worker or controller starts: they inherit it
     verb = next((a for a in argv if not a.startswith("-")), None)
     try:
         args = build_parser(verb if verb in VERBS else None).parse_args(argv)

@@ -9,16 +9,21 @@ appended twice.
 
 Seconds are kept compactly (counts, a few percentiles, and encoded histograms of a
 few hundred bytes), so a 2-hour soak's 7,200 seconds cost a few MB, and the whole
-timeline can be persisted and rebuilt exactly (``encode``/``decode``; the per-name
-histograms stay in memory for the live view and are not persisted, their
-percentiles are).
+timeline can be persisted and rebuilt exactly (``encode``/``decode``). The per-name
+histograms are not persisted (their percentiles are) and stay in memory only for
+``NAME_HISTOGRAMS_KEPT_S`` seconds: the live view and the live gates read them as
+each second completes, and a late tick needs them only for a recent second. Older
+seconds are packed into columns (``harness.coldseconds``), about 1 KB a second; one
+of them keeps its per-name percentiles when a later tick adds to its counts (a
+worker more than a minute behind).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from harness.coldseconds import ColdSeconds
 from harness.metrics import Recorder, Tick
 
 
@@ -70,6 +75,10 @@ class Second:
         return self.as_json() | {"latency": self.latency}
 
 
+NAME_HISTOGRAMS_KEPT_S = 60
+_NO_OUTCOMES: dict[str, int] = {}  # shared by the many seconds without a non-ok outcome (never mutated)
+
+
 class _Acc:
     """A second being assembled from the workers' ticks."""
 
@@ -98,7 +107,8 @@ class _Acc:
         names = {}
         for name, (req, err, hist, outcomes) in self.names.items():
             p50, p99, mx = _percentiles(hist)
-            names[name] = NameSecond(req, err, p50, p99, mx, outcomes, hist.encode() if hist.hdr.get_total_count() else "")
+            names[name] = NameSecond(req, err, p50, p99, mx, outcomes or _NO_OUTCOMES,
+                                     hist.encode() if hist.hdr.get_total_count() else "")
         p50, p99, mx = _percentiles(self.hist)
         return Second(t, self.requests, self.errors, p50, p99, mx, self.hist.encode(), names)
 
@@ -112,26 +122,47 @@ class _Acc:
                                dict(ns.outcomes)]
         return acc
 
+    def second_over(self, t: int, row: Second) -> Second:
+        """``second(t)``, keeping ``row``'s per-name percentiles where its histogram was shed."""
+        out = self.second(t)
+        names = {n: replace(ns, p50_ms=row.names[n].p50_ms, p99_ms=max(ns.p99_ms, row.names[n].p99_ms),
+                            max_ms=max(ns.max_ms, row.names[n].max_ms))
+                 if n in row.names and not row.names[n].latency and row.names[n].requests else ns
+                 for n, ns in out.names.items()}
+        return replace(out, names=names)
+
 
 class Timeline:
     def __init__(self, workers: int = 1) -> None:
         self.workers = workers
         self._pending: dict[int, _Acc] = {}
         self._latest: dict[int, int] = {}  # worker -> last second it reported
-        self._done: dict[int, Second] = {}
+        self._done: dict[int, Second] = {}  # the last minute's completed seconds, whole
+        self._cold = ColdSeconds()  # the older ones, packed (their per-name histograms shed)
 
     @property
     def rows(self) -> list[Second]:
-        return [self._done[t] for t in sorted(self._done)]
+        hot = [self._done[t] for t in sorted(self._done)]
+        cold = list(self._cold)
+        if not hot or not cold or hot[0].t > cold[-1].t:
+            return cold + hot
+        return sorted(cold + hot, key=lambda row: row.t)  # a second completed out of order
 
     def add(self, worker: int, tick: Tick | dict[str, Any]) -> list[Second]:
         """Take one worker's tick; return the seconds this completed, in order."""
         if isinstance(tick, dict):
             tick = Tick(**tick)
         if tick.second in self._done:  # late: fold it into the completed second
-            acc = _Acc.of(self._done[tick.second])
+            row = self._done[tick.second]
+            acc = _Acc.of(row)
             acc.add(tick)
-            self._done[tick.second] = acc.second(tick.second)
+            self._done[tick.second] = acc.second_over(tick.second, row)
+            return []
+        cold = self._cold.get(tick.second)
+        if cold is not None:  # later still: a second already packed
+            acc = _Acc.of(cold)
+            acc.add(tick)
+            self._cold.replace(acc.second_over(tick.second, cold))
             return []
         self._pending.setdefault(tick.second, _Acc()).add(tick)
         self._latest[worker] = max(self._latest.get(worker, -1), tick.second)
@@ -148,7 +179,16 @@ class Timeline:
         for second in sorted(s for s in self._pending if s <= last):
             row = self._done[second] = self._pending.pop(second).second(second)
             done.append(row)
+        if done:
+            self._pack(done[-1].t - NAME_HISTOGRAMS_KEPT_S)
         return done
+
+    def _pack(self, before: int) -> None:
+        """Move the seconds before ``before`` to the packed store, shedding their
+        per-name histograms (a second completed out of order stays whole)."""
+        last = self._cold.last_t
+        for t in sorted(t for t in self._done if t < before and (last is None or t > last)):
+            self._cold.append(self._done.pop(t))
 
     def encode(self) -> list[dict[str, Any]]:
         return [row.encode() for row in self.rows]
@@ -161,4 +201,5 @@ class Timeline:
                                    v.get("outcomes", {})) for n, v in row.get("names", {}).items()}
             timeline._done[row["t"]] = Second(row["t"], row["requests"], row["errors"], row["p50_ms"],
                                               row["p99_ms"], row["max_ms"], row["latency"], names)
+        timeline._pack(max(timeline._done, default=0) - NAME_HISTOGRAMS_KEPT_S)
         return timeline

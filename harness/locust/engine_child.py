@@ -38,6 +38,7 @@ from typing import Any
 import orjson
 import uvloop
 
+from harness import allocator
 from harness.errors import HarnessError
 
 PROTOCOL_VERSION = 1
@@ -144,6 +145,7 @@ async def run(pipe: Pipe) -> int:
 
 
 def main() -> int:
+    allocator.settle()
     pipe = Pipe()
     try:
         return uvloop.run(run(pipe))

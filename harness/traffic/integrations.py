@@ -54,7 +54,7 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
 }
 
 _MASK = SEQUENCE_LENGTH - 1
-_MAX_USERS = 4096  # users remembered for updates: a window is enough
+_MAX_USERS = 1024  # users remembered for updates: a window is enough (and a bounded one)
 _VIN_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"  # VINs never use I, O or Q
 _FIRST_NAMES = ("Ava", "Liam", "Noah", "Emma", "Olivia", "Ethan", "Maya", "Lucas", "Zoe", "Amir")
 _LAST_NAMES = ("Tremblay", "Gagnon", "Roy", "Smith", "Brown", "Wilson", "Singh", "Nguyen", "Li")

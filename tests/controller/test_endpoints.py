@@ -179,6 +179,8 @@ def test_permit_stats_counts_live_pushed_permits_per_zone(api: Api) -> None:
     assert {"type": "temp", "zone": zone_b, "total": "1"} in everything
     assert all(isinstance(row["total"], str) for row in everything)
     assert api.ok("permit_stats", {"zones": "Nowhere At All"}) == {"data": []}
+    api.ok("permit_delete", {"reference_id": refs[3]})  # a zone with none left is not listed
+    assert api.ok("permit_stats", {"zones": zone_b})["data"] == []
 
 
 def test_known_zones_are_counted_under_their_catalogue_spelling(api: Api) -> None:

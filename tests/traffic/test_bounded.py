@@ -116,7 +116,7 @@ LIMITS: dict[str, int] = {
     "_ring": 4096,  # the pushed-plate record's capacity...
     "_live": 4096,
     "_pushed_calls": 4096,  # ...and enforcement's call per ring slot
-    "_users": 4096,  # integrations: users remembered for updates
+    "_users": 1024,  # integrations: users remembered for updates
     "_parked": 64,
     "_ready": 1024,
     "_days": 16,
@@ -163,7 +163,7 @@ def test_default_mix_state_stays_bounded_over_a_million_calls(ctx) -> None:  # t
     assert isinstance(invalid, InvalidTraffic) and isinstance(enforcement, EnforcementTraffic)
     assert len(meters.pushed) <= meters.pushed.capacity
     assert len(enforcement._pushed_calls) == meters.pushed.capacity  # noqa: SLF001
-    assert len(integrations._users) <= 4096  # noqa: SLF001
+    assert len(integrations._users) <= 1024  # noqa: SLF001
     assert len(invalid._parked) <= 64 and len(invalid._ready) <= 1024  # noqa: SLF001
     assert meters.pending() < 20_000 and meters.skipped_followups == 0
     # The mix keeps a count of unreported feedback calls, not the calls.
