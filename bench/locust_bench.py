@@ -44,11 +44,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import transport_bench as tb  # noqa: E402 - the nginx target, pinning and noise accounting
+import machine  # noqa: E402 - pinning, noise accounting, bounded commands
+import peers as nginx_peers  # noqa: E402 - the nginx target
+import readme_table  # noqa: E402
+import transport_bench  # noqa: E402 - its tool check
 
-ROOT = tb.ROOT
-WORK = tb.WORK / "locust"
-RESULT_JSON = tb.WORK / "locust_bench.json"
+ROOT = machine.ROOT
+WORK = machine.WORK / "locust"
+RESULT_JSON = machine.WORK / "locust_bench.json"
 DOC_BEGIN = "<!-- locust-bench:begin -->"
 DOC_END = "<!-- locust-bench:end -->"
 TOKEN = "bench-token"
@@ -103,7 +106,7 @@ def env() -> dict[str, str]:
 
 
 def pinned(*cmd: str) -> list[str]:
-    return ["taskset", "-c", tb.LOAD_CORE, *cmd]
+    return ["taskset", "-c", machine.LOAD_CORE, *cmd]
 
 
 def _latest_summary(out: Path) -> dict[str, Any]:
@@ -112,7 +115,7 @@ def _latest_summary(out: Path) -> dict[str, Any]:
     return json.loads((resolve_run(out) / "summary.json").read_text())
 
 
-def run_locust_users(cfg: Config, nginx: tb.Nginx, peer: str, tag: str) -> dict[str, Any]:
+def run_locust_users(cfg: Config, nginx: nginx_peers.Nginx, peer: str, tag: str) -> dict[str, Any]:
     locustfile = "bench/locustfile_plate.py" if peer == "locust" else "bench/locustfile_harness_plate.py"
     prefix, out = WORK / f"{tag}-stats", WORK / f"{tag}-reports"
     cmd = pinned(sys.executable, "-m", "locust", "-f", str(ROOT / locustfile), "--headless", "-u", str(cfg.users),
@@ -120,9 +123,9 @@ def run_locust_users(cfg: Config, nginx: tb.Nginx, peer: str, tag: str) -> dict[
                  "--json-file", str(prefix), "--skip-log-setup", "--reset-stats")
     if peer == "locust_harness":
         cmd += ["--report-dir", str(out), "--check", "all.error_rate<100%"]
-    code = tb.run_bounded(cmd, WORK / f"{tag}.log", timeout=cfg.duration + 90, env=env())
+    code = machine.run_bounded(cmd, WORK / f"{tag}.log", timeout=cfg.duration + 90, env=env())
     if code not in (0, 1):
-        raise tb.BenchError(f"{peer} exited {code} (log: {tb.rel(WORK / f'{tag}.log')})")
+        raise machine.BenchError(f"{peer} exited {code} (log: {machine.rel(WORK / f'{tag}.log')})")
     entries = json.loads(Path(f"{prefix}.json").read_text())
     requests = sum(e["num_requests"] for e in entries)
     # Steady state, as Locust counts it: from the end of the spawn (--reset-stats) to
@@ -137,7 +140,7 @@ def run_locust_users(cfg: Config, nginx: tb.Nginx, peer: str, tag: str) -> dict[
     return sample
 
 
-def run_engine(cfg: Config, nginx: tb.Nginx, peer: str, tag: str) -> dict[str, Any]:
+def run_engine(cfg: Config, nginx: nginx_peers.Nginx, peer: str, tag: str) -> dict[str, Any]:
     out = WORK / f"{tag}-reports"
     load = ["--mix", "enforcement=1", "--connections", str(cfg.users), "--plate-service", nginx.host,
             "--report-dir", str(out), "--check", "all.error_rate<100%"]
@@ -148,9 +151,9 @@ def run_engine(cfg: Config, nginx: tb.Nginx, peer: str, tag: str) -> dict[str, A
     else:
         cmd = pinned(sys.executable, str(Path(__file__).resolve()), "--api-peer", nginx.host, str(cfg.duration),
                      str(cfg.users), str(out))
-    code = tb.run_bounded(cmd, WORK / f"{tag}.log", timeout=cfg.duration + 120, env=env())
+    code = machine.run_bounded(cmd, WORK / f"{tag}.log", timeout=cfg.duration + 120, env=env())
     if code not in (0, 1):
-        raise tb.BenchError(f"{peer} exited {code} (log: {tb.rel(WORK / f'{tag}.log')})")
+        raise machine.BenchError(f"{peer} exited {code} (log: {machine.rel(WORK / f'{tag}.log')})")
     s = _latest_summary(out)
     return {"rps": s["totals"]["achieved_rps"], "requests": s["totals"]["requests"], "errors": s["totals"]["errors"],
             "p99_ms": s["all"]["latency_ms"]["p99"]}
@@ -168,26 +171,26 @@ def api_peer(host: str, duration: str, users: str, out: str) -> int:
     return 0
 
 
-def measure(cfg: Config, nginx: tb.Nginx) -> dict[str, Peer]:
+def measure(cfg: Config, nginx: nginx_peers.Nginx) -> dict[str, Peer]:
     peers = {name: Peer(name) for name in PEERS}
     for rnd in range(1, cfg.rounds + 1):
         for name in PEERS:
             peer = peers[name]
             if peer.failure:
                 continue
-            waited = tb.wait_for_quiet(nginx.pids)
-            before = tb.cpu_snapshot(nginx.pids)
+            waited = machine.wait_for_quiet(nginx.pids)
+            before = machine.cpu_snapshot(nginx.pids)
             tag = f"{name}-r{rnd}"
             try:
                 runner = run_locust_users if name in ("locust", "locust_harness") else run_engine
                 sample = runner(cfg, nginx, name, tag)
-            except tb.BenchError as exc:
+            except machine.BenchError as exc:
                 peer.failure = str(exc)
-                tb.say(f"{name}: {exc}")
+                machine.say(f"{name}: {exc}")
                 continue
-            sample.update(tb.other_load(before, tb.cpu_snapshot(nginx.pids)), waited_s=waited)
+            sample.update(machine.other_load(before, machine.cpu_snapshot(nginx.pids)), waited_s=waited)
             peer.samples.append(sample)
-            tb.say(f"round {rnd} {name}: {sample['rps']:,.0f} req/s")
+            machine.say(f"round {rnd} {name}: {sample['rps']:,.0f} req/s")
     return peers
 
 
@@ -195,7 +198,7 @@ def render(cfg: Config, peers: dict[str, Peer]) -> str:
     base = peers["locust"].median
     lines = [
         f"{cfg.duration} s per run, {cfg.users} users/connections, {cfg.rounds} rounds; nginx on core "
-        f"{tb.SERVER_CORE}, each peer alone on core {tb.LOAD_CORE} (so requests/s is also requests/s per core).",
+        f"{machine.SERVER_CORE}, each peer alone on core {machine.LOAD_CORE} (so requests/s is also requests/s per core).",
         "",
         f"| peer | requests/s per core (median of {cfg.rounds}) | runs | vs plain Locust |",
         "| --- | ---: | --- | ---: |",
@@ -226,19 +229,19 @@ def update_doc(path: Path, report: str) -> None:
     text = path.read_text()
     start, end = text.find(DOC_BEGIN), text.find(DOC_END)
     if start < 0 or end < start:
-        raise tb.BenchError(f"{path} lacks the markers {DOC_BEGIN} ... {DOC_END}")
+        raise machine.BenchError(f"{path} lacks the markers {DOC_BEGIN} ... {DOC_END}")
     body = f"{DOC_BEGIN}\nLatest run ({dt.date.today().isoformat()}): {report}{DOC_END}"
     path.write_text(text[:start] + body + text[end + len(DOC_END):])
 
 
 def bench(cfg: Config) -> int:
-    tb.ensure_tools(tb.Config(duration=cfg.duration, connections=cfg.users, rounds=cfg.rounds,
+    transport_bench.ensure_tools(transport_bench.Config(duration=cfg.duration, connections=cfg.users, rounds=cfg.rounds,
                               skip=frozenset({"wrk"}), update_doc=None))
     WORK.mkdir(parents=True, exist_ok=True)
-    nginx = tb.Nginx(tb.WORK / "nginx")
+    nginx = nginx_peers.Nginx(machine.WORK / "nginx")
     try:
         nginx.start()
-        tb.say(f"nginx on {nginx.host} (core {tb.SERVER_CORE}); peers on core {tb.LOAD_CORE}; "
+        machine.say(f"nginx on {nginx.host} (core {machine.SERVER_CORE}); peers on core {machine.LOAD_CORE}; "
                f"{cfg.rounds} rounds of {cfg.duration} s, {cfg.users} users")
         peers = measure(cfg, nginx)
     finally:
@@ -247,15 +250,15 @@ def bench(cfg: Config) -> int:
     print(report, end="")
     RESULT_JSON.write_text(json.dumps({
         "config": {"duration": cfg.duration, "users": cfg.users, "rounds": cfg.rounds},
-        "environment": tb.environment(),
+        "environment": readme_table.environment(),
         "peers": {n: {"label": LABELS[n], "median_rps": p.median, "failure": p.failure, "rounds": p.samples}
                   for n, p in peers.items()},
         "report_markdown": report,
     }, indent=2) + "\n")
-    tb.say(f"wrote {tb.rel(RESULT_JSON)}")
+    machine.say(f"wrote {machine.rel(RESULT_JSON)}")
     if cfg.update_doc:
         update_doc(cfg.update_doc, report)
-        tb.say(f"updated the table in {cfg.update_doc}")
+        machine.say(f"updated the table in {cfg.update_doc}")
     return 1 if any(p.failure for p in peers.values()) else 0
 
 
@@ -266,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = parse_args(argv)
     try:
         return bench(cfg)
-    except (tb.BenchError, OSError) as exc:
+    except (machine.BenchError, OSError) as exc:
         print(f"locust_bench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
