@@ -39,8 +39,8 @@ bench-live: $(BIN)/.installed
 bench-replay: $(BIN)/.installed
 	$(BIN)/python bench/replay_bench.py
 # Memory soak (about 11 minutes): `harness run --rate 2000 --duration 10m` on the embedded
-# controller, RSS of every process over time; exits 1 if any grows 10 MB after the first
-# minute. `BENCH_MEMORY_ARGS=--quick` for a 2-minute try.
+# controller, RSS of every process over time; exits 1 if any grows 10 MB (medians of the
+# second and the last minute). `BENCH_MEMORY_ARGS=--quick` for a 2-minute try.
 bench-memory: $(BIN)/.installed
 	$(BIN)/python bench/soak_memory.py $(BENCH_MEMORY_ARGS)
 # Locust benchmark (about 4 minutes): instrumentation cost and the engine on a Locust worker.
