@@ -231,7 +231,7 @@ class Sampler:
         if st.pid == self.root:
             return "parent"
         cmd = cmdline(st.pid)
-        if "harness serve" in cmd or " serve --port" in cmd:
+        if is_controller(cmd):
             return "controller"
         if "multiprocessing.spawn" in cmd or "--multiprocessing-fork" in cmd:
             self._workers += 1
@@ -302,6 +302,11 @@ def _replace_cpus(cfg: Config, cpus: str | None) -> Config:
     return Config(cfg.rate, cfg.duration, cfg.interval, cfg.warmup, cfg.procs, cpus, None, cfg.goal_mb, cfg.seed)
 
 
+def is_controller(cmd: str) -> bool:
+    """The embedded reference controller, by its command line."""
+    return "harness serve" in cmd or " serve --port" in cmd
+
+
 def pin_controller(root: int, cores: str) -> int | None:
     """Move the embedded controller (a child of the harness, found by its command
     line) to ``cores``, so the target does not take the load generator's core: at
@@ -309,8 +314,7 @@ def pin_controller(root: int, cores: str) -> int | None:
     steady state, is what gets measured. Returns its pid once moved."""
     wanted = {c for part in cores.split(",") for c in _core_range(part)}
     for st in descendants(root):
-        cmd = cmdline(st.pid)
-        if "harness serve" in cmd or " serve --port" in cmd:
+        if is_controller(cmdline(st.pid)):
             try:
                 os.sched_setaffinity(st.pid, wanted)
             except OSError:

@@ -76,7 +76,6 @@ class Second:
 
 
 NAME_HISTOGRAMS_KEPT_S = 60
-_NO_OUTCOMES: dict[str, int] = {}  # shared by the many seconds without a non-ok outcome (never mutated)
 
 
 class _Acc:
@@ -107,8 +106,7 @@ class _Acc:
         names = {}
         for name, (req, err, hist, outcomes) in self.names.items():
             p50, p99, mx = _percentiles(hist)
-            names[name] = NameSecond(req, err, p50, p99, mx, outcomes or _NO_OUTCOMES,
-                                     hist.encode() if hist.hdr.get_total_count() else "")
+            names[name] = NameSecond(req, err, p50, p99, mx, outcomes, hist.encode() if hist.hdr.get_total_count() else "")
         p50, p99, mx = _percentiles(self.hist)
         return Second(t, self.requests, self.errors, p50, p99, mx, self.hist.encode(), names)
 
@@ -122,14 +120,18 @@ class _Acc:
                                dict(ns.outcomes)]
         return acc
 
-    def second_over(self, t: int, row: Second) -> Second:
-        """``second(t)``, keeping ``row``'s per-name percentiles where its histogram was shed."""
-        out = self.second(t)
-        names = {n: replace(ns, p50_ms=row.names[n].p50_ms, p99_ms=max(ns.p99_ms, row.names[n].p99_ms),
-                            max_ms=max(ns.max_ms, row.names[n].max_ms))
-                 if n in row.names and not row.names[n].latency and row.names[n].requests else ns
-                 for n, ns in out.names.items()}
-        return replace(out, names=names)
+
+def _folded(row: Second, tick: Tick) -> Second:
+    """``row`` with a late ``tick`` added. Where ``row`` had shed a name's histogram
+    (a packed second), that name keeps its percentiles, raised by the tick's worst."""
+    acc = _Acc.of(row)
+    acc.add(tick)
+    out = acc.second(row.t)
+    names = {n: replace(ns, p50_ms=row.names[n].p50_ms, p99_ms=max(ns.p99_ms, row.names[n].p99_ms),
+                        max_ms=max(ns.max_ms, row.names[n].max_ms))
+             if n in row.names and not row.names[n].latency and row.names[n].requests else ns
+             for n, ns in out.names.items()}
+    return replace(out, names=names)
 
 
 class Timeline:
@@ -153,16 +155,11 @@ class Timeline:
         if isinstance(tick, dict):
             tick = Tick(**tick)
         if tick.second in self._done:  # late: fold it into the completed second
-            row = self._done[tick.second]
-            acc = _Acc.of(row)
-            acc.add(tick)
-            self._done[tick.second] = acc.second_over(tick.second, row)
+            self._done[tick.second] = _folded(self._done[tick.second], tick)
             return []
         cold = self._cold.get(tick.second)
         if cold is not None:  # later still: a second already packed
-            acc = _Acc.of(cold)
-            acc.add(tick)
-            self._cold.replace(acc.second_over(tick.second, cold))
+            self._cold.replace(_folded(cold, tick))
             return []
         self._pending.setdefault(tick.second, _Acc()).add(tick)
         self._latest[worker] = max(self._latest.get(worker, -1), tick.second)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 from harness.checks import DEFAULT_CHECKS, FLOOR_CHECK
 from harness.errors import ConfigError
@@ -18,6 +20,8 @@ from harness.replay.plan import ReplaySettings, parse_speed, replay_plan
 from harness.run import dry_run, run_with_console
 from harness.units import parse_duration
 from harness.usage import RUN_EXIT_CODES, verb_help
+
+T = TypeVar("T")
 
 EXAMPLES = (
     "harness replay recordings/meters-morning.jsonl --speed 60 --check 'diff.changed<0.1%'",
@@ -81,23 +85,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     verb_help(p, exit_codes=RUN_EXIT_CODES, examples=EXAMPLES, notes=NOTES)
 
 
-def settings_from_args(args: argparse.Namespace) -> ReplaySettings:
+def _parsed(flag: str, parse: Callable[[str], T], text: str) -> T:
+    """``parse(text)``, a bad value said as one line naming the flag."""
     try:
-        speed = parse_speed(args.speed)
+        return parse(text)
     except ValueError as exc:
-        raise ConfigError(f"--speed: {exc}") from None
-    max_rate = None
-    if args.max_rate is not None:
-        try:
-            max_rate = rate(args.max_rate)
-        except ValueError as exc:
-            raise ConfigError(f"--max-rate: {exc}") from None
-    wait = None
-    if args.wait_parent is not None:
-        try:
-            wait = parse_duration(args.wait_parent)
-        except ValueError as exc:
-            raise ConfigError(f"--wait-parent: {exc}") from None
+        raise ConfigError(f"{flag}: {exc}") from None
+
+
+def settings_from_args(args: argparse.Namespace) -> ReplaySettings:
+    speed = _parsed("--speed", parse_speed, args.speed)
+    max_rate = None if args.max_rate is None else _parsed("--max-rate", rate, args.max_rate)
+    wait = None if args.wait_parent is None else _parsed("--wait-parent", parse_duration, args.wait_parent)
     if args.duration is not None and speed is not None:
         raise ConfigError("--duration: a paced replay lasts as long as its recording (divided by --speed); "
                           "--duration bounds --speed max only")

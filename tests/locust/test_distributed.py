@@ -4,6 +4,7 @@ Locust counted; the same with ``--processes 2``."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from tests.support.harness_cli import read_summary, stall_server
@@ -18,22 +19,30 @@ from tests.support.locust_cli import (
 )
 
 
-def test_master_and_two_workers_merge_to_one_truth(tmp_path: Path) -> None:
+def _master_and_two_workers(locustfile: str, url: str, tmp_path: Path, token: str,
+                            *master_args: str) -> tuple[subprocess.CompletedProcess[str], list[int]]:
+    """Two workers started first, then a headless master on loopback that expects
+    them; the master's result and the workers' exit codes (killed if still running)."""
     port = str(free_port())
-    env = locust_env("dist-token")
+    env = locust_env(token)
+    workers = [start_locust(locustfile, "--worker", "--master-host", "127.0.0.1", "--master-port", port,
+                            env=env, log=tmp_path / f"worker{k}.log") for k in range(2)]
+    try:
+        master = run_locust(locustfile, "--master", "--expect-workers", "2", "--master-bind-host", "127.0.0.1",
+                            "--master-bind-port", port, "--headless", "-H", url, *master_args, env=env)
+        return master, [stop(w) for w in workers]
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+
+
+def test_master_and_two_workers_merge_to_one_truth(tmp_path: Path) -> None:
     with stall_server() as server:
-        workers = [start_locust("plate_sweep.py", "--worker", "--master-host", "127.0.0.1", "--master-port", port,
-                                env=env, log=tmp_path / f"worker{k}.log") for k in range(2)]
-        try:
-            master = run_locust("plate_sweep.py", "--master", "--expect-workers", "2", "--master-bind-host",
-                                "127.0.0.1", "--master-bind-port", port, "--headless", "-u", "10", "-r", "100",
-                                "-t", "4s", "--rate", "150", "-H", server.url, "--report-dir", str(tmp_path / "out"),
-                                "--json-file", str(tmp_path / "locust"), "--only-summary", env=env)
-            codes = [stop(w) for w in workers]
-        finally:
-            for w in workers:
-                if w.poll() is None:
-                    w.kill()
+        master, codes = _master_and_two_workers(
+            "plate_sweep.py", server.url, tmp_path, "dist-token", "-u", "10", "-r", "100", "-t", "4s",
+            "--rate", "150", "--report-dir", str(tmp_path / "out"), "--json-file", str(tmp_path / "locust"),
+            "--only-summary")
         answered = server.answered()
     assert codes == [0, 0], [(tmp_path / f"worker{k}.log").read_text()[-2000:] for k in range(2)]
     s = read_summary(tmp_path / "out")
@@ -62,22 +71,11 @@ def test_processes_flag_runs_the_workers_on_this_machine(tmp_path: Path) -> None
 def test_engine_scenario_on_two_workers_sends_the_one_schedule_once(tmp_path: Path) -> None:
     """Each worker's engine takes every second hit of one schedule, both start
     together; the merged count is exactly the schedule, the target's count."""
-    port = str(free_port())
-    env = locust_env("engine-token")
     with stall_server() as server:
-        workers = [start_locust("engine.py", "--worker", "--master-host", "127.0.0.1", "--master-port", port,
-                                env=env, log=tmp_path / f"worker{k}.log") for k in range(2)]
-        try:
-            master = run_locust("engine.py", "--master", "--expect-workers", "2", "--master-bind-host", "127.0.0.1",
-                                "--master-bind-port", port, "--headless", "-H", server.url, "--rate", "600",
-                                "--mix", "enforcement=1", "--connections", "8", "-t", "3s",
-                                "--check", "achieved_rate>=99%", "--report-dir", str(tmp_path / "out"),
-                                "--only-summary", env=env)
-            codes = [stop(w) for w in workers]
-        finally:
-            for w in workers:
-                if w.poll() is None:
-                    w.kill()
+        master, codes = _master_and_two_workers(
+            "engine.py", server.url, tmp_path, "engine-token", "--rate", "600", "--mix", "enforcement=1",
+            "--connections", "8", "-t", "3s", "--check", "achieved_rate>=99%", "--report-dir", str(tmp_path / "out"),
+            "--only-summary")
         answered = server.answered()
     assert master.returncode == 0, master.stdout[-3000:] + master.stderr[-3000:]
     assert codes == [0, 0]
