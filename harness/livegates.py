@@ -39,7 +39,7 @@ from dataclasses import replace
 from typing import Any
 
 from harness.checks import LATENCY_STATS, SECTION_METRICS, Check, format_value
-from harness.metrics import Recorder
+from harness.metrics import Buckets, Recorder
 from harness.timeline import Second
 from harness.workers import RunControl
 
@@ -87,7 +87,7 @@ class _Totals:
         self.requests = 0
         self.errors = 0
         self.outcomes: dict[str, int] = {}
-        self.hist = Recorder() if with_hist else None
+        self.hist = Recorder.accumulator() if with_hist else None
 
     def add(self, requests: int, errors: int, outcomes: dict[str, int], latency: str) -> None:
         self.requests += requests
@@ -95,7 +95,7 @@ class _Totals:
         for key, n in outcomes.items():
             self.outcomes[key] = self.outcomes.get(key, 0) + n
         if self.hist is not None and latency:
-            self.hist.add(Recorder.decode(latency))
+            self.hist.add(Buckets.decode(latency))
 
     def value(self, stat: str, key: str | None = None) -> float | None:
         if stat == "outcomes":
@@ -106,15 +106,15 @@ class _Totals:
             return float(self.outcomes.get(stat, 0))
         if stat == "error_rate":
             return self.errors / self.requests if self.requests else None
-        hdr = self.hist.hdr if self.hist is not None else None
-        if hdr is None or not hdr.get_total_count():
+        buckets = self.hist.buckets() if self.hist is not None else None  # the non-zero counts only
+        if buckets is None or not buckets.total:
             return None
         if stat == "max":
-            return hdr.get_max_value() / 1000.0
+            return buckets.max_value() / 1000.0
         if stat == "mean":
-            return hdr.get_mean_value() / 1000.0
+            return buckets.mean_value() / 1000.0
         level = 99.9 if stat == "p999" else float(stat[1:])
-        return hdr.get_value_at_percentile(level) / 1000.0
+        return buckets.value_at_percentile(level) / 1000.0
 
 
 class LiveGates:

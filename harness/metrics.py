@@ -29,14 +29,18 @@ for workers that report in intervals.
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
-import threading
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate, compress, repeat
+from operator import add, mul, not_
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from harness import hdrcodec
 from harness.names import NAMES, name_number
 from harness.opscom.outcome import Outcome, OutcomeKind, outcome_for_key
 
@@ -69,15 +73,41 @@ class Recorder:
     service time, the second's and its name's second's). The bucket arithmetic,
     inlined in ``Metrics.record``, is the library's (valid because the lowest
     trackable value is 1, so the unit magnitude is 0), so the counts are the ones
-    the library would hold and encode/decode/add round-trip exactly.
+    the library would hold.
+
+    Why ``encode``, ``decode``, ``add`` and ``buckets`` work on the non-zero counts
+    only (``harness.hdrcodec``, ``Buckets``): the engine closes a second on its event
+    loop, encoding, decoding, adding and reading that second's histograms, and a
+    second's histogram has a few hundred non-zero counts among 23,552; touching every
+    count from Python (or HdrHistogram's ctypes array) stalled the loop ~15 ms a
+    second, which showed as latency. They give exactly what HdrHistogram gives for the
+    same counts (the same bytes, counts and statistics). The non-zero counts are found
+    block by block (a block of zeros is skipped by one C-level comparison), or known:
+
+    - a Recorder that ``Metrics.record`` may write to (``Recorder()``) is searched
+      each time it is read;
+    - one that only has others added into it (``decode``, ``accumulator``) keeps the
+      list of its non-zero indices, so adding into it and reading it cost in
+      proportion to those. Nothing may write its ``_counts`` but ``add``.
     """
 
-    __slots__ = ("_counts",)
+    __slots__ = ("_counts", "_nonzero")
 
     def __init__(self, counts: list[int] | None = None) -> None:
         if counts is not None and len(counts) != COUNTS_LEN:
             raise ValueError(f"expected {COUNTS_LEN} counts (this harness's histogram layout), got {len(counts)}")
         self._counts = counts if counts is not None else [0] * COUNTS_LEN
+        # Every index whose count is non-zero, increasing, when kept (see the class
+        # docstring); replaced, never changed in place (a Buckets may hold it).
+        self._nonzero: list[int] | None = None
+
+    @classmethod
+    def accumulator(cls) -> Recorder:
+        """An empty Recorder that others are only added into (never recorded into):
+        it keeps its non-zero indices, so reading it does not search 23,552 counts."""
+        r = cls()
+        r._nonzero = []
+        return r
 
     @property
     def hdr(self) -> HdrHistogram:
@@ -86,31 +116,195 @@ class Recorder:
 
     @property
     def count(self) -> int:
+        if self._nonzero is not None:
+            return sum(map(self._counts.__getitem__, self._nonzero))
         return sum(self._counts)
 
     def __bool__(self) -> bool:
         """Anything counted (a C-level scan, stops at the first count)."""
+        if self._nonzero is not None:
+            return bool(self._nonzero)
         return any(self._counts)
 
-    def encode(self) -> str:
-        with _SCRATCH_LOCK:  # the live view's thread may encode too
-            return _loaded(_SCRATCH, self._counts).encode().decode("ascii")
+    def nonzero(self, among: Sequence[int] | None = None) -> tuple[list[int], list[int]]:
+        """(indices, counts) of the non-zero counts, in index order. ``among``: indices
+        known to hold every non-zero count (increasing; a superset), read instead of
+        searching the whole layout."""
+        counts = self._counts
+        if among is None:
+            among = self._nonzero
+            if among is None:
+                return _search_nonzero(counts)
+            return among, list(map(counts.__getitem__, among))
+        found = list(map(counts.__getitem__, among))
+        return list(compress(among, found)), list(filter(None, found))
+
+    def buckets(self) -> Buckets:
+        """The non-zero counts, to read percentiles, max and mean from."""
+        return Buckets(*self.nonzero())
+
+    def encode(self, among: Sequence[int] | None = None) -> str:
+        """HdrHistogram's V2 base64 blob of these counts (byte for byte what
+        ``self.hdr.encode()`` gives). ``among``: as for ``nonzero``."""
+        return hdrcodec.encode(_HEADER, *self.nonzero(among))
 
     @classmethod
     def decode(cls, blob: str | bytes) -> Recorder:
-        h = HdrHistogram.decode(blob)
-        if h.counts_len != COUNTS_LEN or h.unit_magnitude != 0:
-            raise ValueError("a histogram of another layout (lowest 1 us, highest 1 h, 3 significant figures)")
-        return cls(list(h.counts))
+        """The counts of a blob of this layout (exactly those HdrHistogram decodes);
+        ValueError for anything else. To read or add a blob, ``Buckets.decode`` is
+        cheaper (no list of every count)."""
+        buckets = Buckets.decode(blob)
+        counts = [0] * COUNTS_LEN
+        for index, value in zip(buckets.indices, buckets.counts, strict=True):
+            counts[index] = value
+        r = cls(counts)
+        r._nonzero = buckets.indices
+        return r
 
-    def add(self, other: Recorder | HdrHistogram) -> None:
-        more = other._counts if isinstance(other, Recorder) else Recorder.decode(other.encode())._counts
-        self._counts = [a + b for a, b in zip(self._counts, more, strict=True)]
+    def add(self, other: Recorder | Buckets | HdrHistogram) -> None:
+        """Add ``other``'s counts, touching only its non-zero ones."""
+        if isinstance(other, HdrHistogram):
+            other = Buckets.decode(other.encode())
+        indices, values = (other.indices, other.counts) if isinstance(other, Buckets) else other.nonzero()
+        counts = self._counts
+        if self._nonzero is not None:
+            fresh = list(compress(indices, map(not_, map(counts.__getitem__, indices))))
+            if fresh:  # two increasing runs: sorted() merges them in one pass
+                self._nonzero = sorted(self._nonzero + fresh)
+        for index, value in zip(indices, values, strict=True):
+            counts[index] += value
 
-    def reset(self) -> None:
+    def reset(self, among: Sequence[int] | None = None) -> None:
         """Zero every count. Interval histograms are reused rather than replaced, so
-        nothing of a second outlives it."""
-        self._counts = [0] * COUNTS_LEN
+        nothing of a second outlives it. ``among``: as for ``nonzero``; then only the
+        blocks from the first to the last of them are zeroed, in place."""
+        if among is None:
+            self._counts = [0] * COUNTS_LEN
+        elif among:
+            counts = self._counts
+            for start in range(among[0] - among[0] % _BLOCK, among[-1] + 1, _BLOCK):
+                counts[start:start + _BLOCK] = _ZERO_BLOCK  # same length: the list never grows
+        if self._nonzero is not None:
+            self._nonzero = []
+
+
+class Buckets:
+    """A histogram's non-zero counts, in index order, and the statistics HdrHistogram
+    reads from them, at the cost of those counts only: each method gives exactly what
+    the HdrHistogram of the same counts (``Recorder.hdr``) gives."""
+
+    __slots__ = ("indices", "counts", "_running_counts")
+
+    def __init__(self, indices: list[int], counts: list[int]) -> None:
+        self.indices = indices
+        self.counts = counts
+        self._running_counts: list[int] | None = None
+
+    @classmethod
+    def decode(cls, blob: str | bytes) -> Buckets:
+        """The non-zero counts of a blob of this layout (exactly those HdrHistogram
+        decodes); ValueError for anything else."""
+        header, varints = hdrcodec.decode_header(blob)
+        if not _is_this_layout(header):
+            raise ValueError("a histogram of another layout (lowest 1 us, highest 1 h, 3 significant figures)")
+        return cls(*hdrcodec.decode_counts(varints, COUNTS_LEN))
+
+    @property
+    def _running(self) -> list[int]:
+        """The total count up to each bucket (made when first read: adding does not)."""
+        if self._running_counts is None:
+            self._running_counts = list(accumulate(self.counts))
+        return self._running_counts
+
+    @property
+    def total(self) -> int:
+        """``get_total_count``."""
+        return self._running[-1] if self.counts else 0
+
+    def value_at_percentile(self, percentile: float) -> int:
+        """``get_value_at_percentile``: the bucket where the running count first
+        reaches the percentile's share of the total (its highest value; its lowest
+        for the 0th), or 0 when none does."""
+        at = bisect_left(self._running, _target_count(percentile, self.total))
+        if at == len(self._running):
+            return 0
+        low, high = _value_range(self.indices[at])
+        return high if percentile else low
+
+    def values_at_percentiles(self, percentiles: Iterable[float]) -> dict[float, int]:
+        """``get_percentile_to_value_dict``: those over 100, or not reached, left out."""
+        out = {}
+        for percentile in sorted(set(percentiles)):
+            if percentile > 100 or _target_count(percentile, self.total) > self.total:
+                break
+            out[percentile] = self.value_at_percentile(percentile)
+        return out
+
+    def max_value(self) -> int:
+        """``get_max_value``: the highest value of the last bucket."""
+        return _value_range(self.indices[-1])[1] if self.indices else 0
+
+    def mean_value(self) -> float:
+        """``get_mean_value``: each count at the middle of its bucket. Summed one HDR
+        bucket (a power of two of values) at a time: within one, a count's middle
+        value is linear in its index."""
+        total = self.total
+        if not total:
+            return 0.0
+        indices = self.indices
+        running = [0, *self._running]
+        weighted = list(accumulate(map(mul, self.counts, indices), initial=0))  # running sum of count x index
+        s = 0
+        at = 0
+        while at < len(indices):
+            bucket = max((indices[at] >> _HALF_MAG) - 1, 0)
+            end = bisect_left(indices, (bucket + 2) << _HALF_MAG, at)  # the next bucket's first index
+            n, ni = running[end] - running[at], weighted[end] - weighted[at]
+            # value(index) = (index - bucket * HALF) << bucket; the middle adds half the bucket's width
+            s += ((ni - bucket * _HALF * n) << bucket) + n * ((1 << bucket) >> 1)
+            at = end
+        return float(s) / total
+
+    def percentiles_ms(self) -> dict[str, float]:
+        """``percentiles_ms`` of these counts."""
+        count = self.total
+        if count == 0:
+            return dict(_NO_PERCENTILES)
+        values = self.values_at_percentiles([p for _, p in PERCENTILES])
+        out: dict[str, float] = {name: values[p] / 1000.0 for name, p in PERCENTILES}
+        out["max"] = self.max_value() / 1000.0
+        out["mean"] = round(self.mean_value() / 1000.0, 3)
+        out["count"] = count
+        return out
+
+
+def _target_count(percentile: float, total: int) -> int:
+    """HdrHistogram's running count at which ``percentile`` is reached (same float
+    arithmetic, so the same rounding)."""
+    return max(int(((min(percentile, 100.0) * total / 100)) + 0.5), 1)
+
+
+def _value_range(index: int) -> tuple[int, int]:
+    """The lowest and highest value counted at ``index`` (``get_value_from_index``,
+    ``get_highest_equivalent_value``; unit magnitude 0)."""
+    bucket = max((index >> _HALF_MAG) - 1, 0)
+    low = (index - bucket * _HALF) << bucket
+    return low, low + (1 << bucket) - 1
+
+
+def _search_nonzero(counts: list[int]) -> tuple[list[int], list[int]]:
+    """(indices, counts) of the non-zero counts, a block at a time: comparing a block
+    with a block of zeros is one C-level pass that stops at its first count (the zeros
+    are all the same object), so the empty blocks, most of the layout, cost ~1 us."""
+    indices: list[int] = []
+    values: list[int] = []
+    for start in range(0, len(counts), _BLOCK):
+        block = counts[start:start + _BLOCK]
+        if block != _ZERO_BLOCK:
+            found = list(compress(_OFFSETS, block))
+            indices += map(add, found, repeat(start)) if start else found
+            values += map(block.__getitem__, found)
+    return indices, values
 
 
 def _loaded(h: HdrHistogram, counts: list[int]) -> HdrHistogram:
@@ -132,16 +326,33 @@ def _loaded(h: HdrHistogram, counts: list[int]) -> HdrHistogram:
     return h
 
 
+@functools.lru_cache(maxsize=8)
+def _is_this_layout(header: hdrcodec.Header) -> bool:
+    """Whether a blob's declared layout has this one's counts (what ``decode``
+    accepted when it went through HdrHistogram: the same length, unit magnitude 0)."""
+    if header == _HEADER:
+        return True
+    try:
+        h = HdrHistogram(header.lowest, header.highest, header.significant_figures)
+    except (ValueError, ArithmeticError):  # a layout HdrHistogram refuses
+        return False
+    return h.counts_len == COUNTS_LEN and h.unit_magnitude == 0
+
+
 # Every histogram here has the same layout; its bucket arithmetic constants:
 _LAYOUT = new_hdr()
 COUNTS_LEN = _LAYOUT.counts_len
-_SCRATCH = new_hdr()  # the histogram ``Recorder.encode`` loads counts into (one per process)
-_SCRATCH_LOCK = threading.Lock()
 _MASK = _LAYOUT.sub_bucket_mask
 _HALF_MAG = _LAYOUT.sub_bucket_half_count_magnitude
 _SHIFT = _HALF_MAG + 1
 _HALF = _LAYOUT.sub_bucket_half_count
 del _LAYOUT
+_HEADER = hdrcodec.Header(SIGNIFICANT_FIGURES, LOWEST_US, HIGHEST_US)
+_BLOCK = 1024  # one HDR bucket of the layout: latencies cluster in a few of them
+assert COUNTS_LEN % _BLOCK == 0, "Recorder.reset zeroes whole blocks"
+_ZERO_BLOCK = [0] * _BLOCK
+_OFFSETS = list(range(_BLOCK))
+_NO_PERCENTILES: dict[str, float] = {name: 0.0 for name, _ in PERCENTILES} | {"max": 0.0, "mean": 0.0, "count": 0}
 
 
 def bucket_index(us: int) -> int:
@@ -152,15 +363,17 @@ def bucket_index(us: int) -> int:
     return ((bucket + 1) << _HALF_MAG) + (us >> bucket) - _HALF
 
 
-def percentiles_ms(hdr: HdrHistogram) -> dict[str, float]:
-    """p50..p999, max, mean (ms) and count, in one pass over the buckets."""
-    count = hdr.get_total_count()
+def percentiles_ms(hist: HdrHistogram | Recorder) -> dict[str, float]:
+    """p50..p999, max, mean (ms) and count; of a Recorder, from its non-zero counts."""
+    if isinstance(hist, Recorder):
+        return hist.buckets().percentiles_ms()
+    count = hist.get_total_count()
     if count == 0:
-        return {name: 0.0 for name, _ in PERCENTILES} | {"max": 0.0, "mean": 0.0, "count": 0}
-    values = hdr.get_percentile_to_value_dict([p for _, p in PERCENTILES])
+        return dict(_NO_PERCENTILES)
+    values = hist.get_percentile_to_value_dict([p for _, p in PERCENTILES])
     out: dict[str, float] = {name: values[p] / 1000.0 for name, p in PERCENTILES}
-    out["max"] = hdr.get_max_value() / 1000.0
-    out["mean"] = round(hdr.get_mean_value() / 1000.0, 3)
+    out["max"] = hist.get_max_value() / 1000.0
+    out["mean"] = round(hist.get_mean_value() / 1000.0, 3)
     out["count"] = count
     return out
 
@@ -239,6 +452,10 @@ class Tick:
     latency: str  # encoded histogram of the second's timed latencies
     # name -> {"requests", "errors", "latency" (encoded histogram or ""), "outcomes" (non-ok)}
     names: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The same histograms' non-zero counts, while the tick is still in the process that
+    # made it ("" for ``latency``, else by name; never encoded): ``Timeline`` reads
+    # them instead of decoding the blobs it was just handed.
+    buckets: dict[str, Buckets] | None = field(default=None, compare=False, repr=False)
 
     def encode(self) -> dict[str, Any]:
         return {"second": self.second, "requests": self.requests, "errors": self.errors,
@@ -392,26 +609,38 @@ class Metrics:
     # --- timeline ----------------------------------------------------------------
 
     def tick(self, second: int) -> Tick:
-        """Close the current one-second interval and start the next."""
+        """Close the current one-second interval and start the next.
+
+        The interval's non-zero counts are searched for once, in its total histogram;
+        a name's counts can only be non-zero there (``record`` counts a timed hit in
+        both, at the same index, and the two are reset together, or the name's alone
+        by ``take``), so each name's histogram is read at those indices only. A name
+        that had every timed hit (often the only one) shares the total's encoding."""
+        indices, counts = self._iv_hist.nonzero()
+        latency = hdrcodec.encode(_HEADER, indices, counts)
         names: dict[str, dict[str, Any]] = {}
+        buckets = {"": Buckets(indices, counts)}
         for ep in self.endpoints:
             if ep.iv_requests:
                 iv = ep.iv_hist
-                timed = iv is not None and bool(iv)
+                mine = iv.nonzero(among=indices) if iv is not None else ([], [])
+                if mine[0]:
+                    buckets[ep.name] = Buckets(*mine)
                 names[ep.name] = {
                     "requests": ep.iv_requests,
                     "errors": ep.iv_errors,
-                    "latency": iv.encode() if timed else "",  # type: ignore[union-attr]
+                    "latency": (latency if mine == (indices, counts) else hdrcodec.encode(_HEADER, *mine))
+                    if mine[0] else "",
                     "outcomes": {o.key: n for o, n in ep.iv_outcomes.items()},
                 }
-                if timed:
-                    iv.reset()  # type: ignore[union-attr]
+                if mine[0]:
+                    iv.reset(among=mine[0])  # type: ignore[union-attr]
                 ep.iv_requests = ep.iv_errors = 0
                 if ep.iv_outcomes:
                     ep.iv_outcomes = {}
-        tick = Tick(second, self._iv_requests, self._iv_errors, self._iv_hist.encode(), names)
+        tick = Tick(second, self._iv_requests, self._iv_errors, latency, names, buckets)
         if self._iv_requests:
-            self._iv_hist.reset()
+            self._iv_hist.reset(among=indices)
         self._iv_requests = 0
         self._iv_errors = 0
         return tick
@@ -493,8 +722,8 @@ class Metrics:
                 pair = ep.hist.get(outcome)
                 if pair is None:
                     pair = ep.hist[outcome] = (Recorder(), Recorder())
-                pair[0].add(Recorder.decode(lat_blob))
-                pair[1].add(Recorder.decode(svc_blob))
+                pair[0].add(Buckets.decode(lat_blob))
+                pair[1].add(Buckets.decode(svc_blob))
 
     @classmethod
     def from_encoded(cls, encoded: Iterable[dict[str, Any]]) -> Metrics:

@@ -24,15 +24,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.coldseconds import ColdSeconds
-from harness.metrics import Recorder, Tick
+from harness.metrics import Buckets, Recorder, Tick
 
 
-def _percentiles(hist: Recorder) -> tuple[float, float, float]:
-    hdr = hist.hdr
-    if not hdr.get_total_count():
+def _percentiles(buckets: Buckets) -> tuple[float, float, float]:
+    """p50, p99 and max (ms), from a histogram's non-zero counts."""
+    if not buckets.total:
         return 0.0, 0.0, 0.0
-    values = hdr.get_percentile_to_value_dict([50.0, 99.0])  # one pass
-    return values[50.0] / 1000, values[99.0] / 1000, hdr.get_max_value() / 1000
+    values = buckets.values_at_percentiles([50.0, 99.0])
+    return values[50.0] / 1000, values[99.0] / 1000, buckets.max_value() / 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,48 @@ class Second:
 NAME_HISTOGRAMS_KEPT_S = 60
 
 
+class _Hist:
+    """A second's histogram, added up from the ticks' encoded ones. A second one
+    worker reported (the common case) is read from its tick's non-zero counts as
+    decoded, and keeps the tick's encoding: no list of every count is made, added
+    into or encoded again."""
+
+    __slots__ = ("first", "sum", "blob")
+
+    def __init__(self, blob: str, buckets: Buckets | None) -> None:
+        self.first = buckets if buckets is not None else Buckets.decode(blob)
+        self.sum: Recorder | None = None  # made when a second tick adds to the first
+        self.blob: str | None = blob  # the encoding while there is only the first
+
+    def add(self, blob: str, buckets: Buckets | None) -> None:
+        if self.sum is None:
+            self.sum = Recorder.accumulator()
+            self.sum.add(self.first)
+        self.sum.add(buckets if buckets is not None else Buckets.decode(blob))
+        self.blob = None
+
+    def buckets(self) -> Buckets:
+        return self.first if self.sum is None else self.sum.buckets()
+
+    def encode(self) -> str:
+        if self.blob is None:
+            assert self.sum is not None
+            self.blob = self.sum.encode()
+        return self.blob
+
+
+def _added(hist: _Hist | None, blob: str, buckets: Buckets | None = None) -> _Hist:
+    """``hist`` with the encoded histogram ``blob`` added (``buckets``: its non-zero
+    counts, when the tick came from this process: see ``Tick.buckets``)."""
+    if hist is None:
+        return _Hist(blob, buckets)
+    hist.add(blob, buckets)
+    return hist
+
+
+_EMPTY = Recorder.accumulator().encode()
+
+
 class _Acc:
     """A second being assembled from the workers' ticks."""
 
@@ -86,37 +128,46 @@ class _Acc:
     def __init__(self) -> None:
         self.requests = 0
         self.errors = 0
-        self.hist = Recorder()
-        self.names: dict[str, list[Any]] = {}  # name -> [requests, errors, Recorder, outcomes]
+        self.hist: _Hist | None = None  # None until a tick brings one
+        self.names: dict[str, list[Any]] = {}  # name -> [requests, errors, _Hist | None, outcomes]
 
     def add(self, tick: Tick) -> None:
         self.requests += tick.requests
         self.errors += tick.errors
-        self.hist.add(Recorder.decode(tick.latency))
+        read = tick.buckets or {}
+        self.hist = _added(self.hist, tick.latency, read.get(""))
         for name, d in tick.names.items():
-            acc = self.names.setdefault(name, [0, 0, Recorder(), {}])
+            acc = self.names.get(name)
+            if acc is None:
+                acc = self.names[name] = [0, 0, None, {}]
             acc[0] += d["requests"]
             acc[1] += d["errors"]
             if d.get("latency"):
-                acc[2].add(Recorder.decode(d["latency"]))
+                acc[2] = _added(acc[2], d["latency"], read.get(name))
             for key, n in d.get("outcomes", {}).items():
                 acc[3][key] = acc[3].get(key, 0) + n
 
     def second(self, t: int) -> Second:
         names = {}
         for name, (req, err, hist, outcomes) in self.names.items():
-            p50, p99, mx = _percentiles(hist)
-            names[name] = NameSecond(req, err, p50, p99, mx, outcomes, hist.encode() if hist.hdr.get_total_count() else "")
-        p50, p99, mx = _percentiles(self.hist)
+            if hist is None:  # no timed hit
+                names[name] = NameSecond(req, err, 0.0, 0.0, 0.0, outcomes, "")
+                continue
+            buckets = hist.buckets()
+            p50, p99, mx = _percentiles(buckets)
+            names[name] = NameSecond(req, err, p50, p99, mx, outcomes, hist.encode() if buckets.total else "")
+        if self.hist is None:  # never: every tick has one
+            return Second(t, self.requests, self.errors, 0.0, 0.0, 0.0, _EMPTY, names)
+        p50, p99, mx = _percentiles(self.hist.buckets())
         return Second(t, self.requests, self.errors, p50, p99, mx, self.hist.encode(), names)
 
     @classmethod
     def of(cls, row: Second) -> _Acc:
         acc = cls()
         acc.requests, acc.errors = row.requests, row.errors
-        acc.hist = Recorder.decode(row.latency)
+        acc.hist = _Hist(row.latency, None)
         for name, ns in row.names.items():
-            acc.names[name] = [ns.requests, ns.errors, Recorder.decode(ns.latency) if ns.latency else Recorder(),
+            acc.names[name] = [ns.requests, ns.errors, _Hist(ns.latency, None) if ns.latency else None,
                                dict(ns.outcomes)]
         return acc
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.locust.failures import describe
-from harness.metrics import Recorder, percentiles_ms
+from harness.metrics import Buckets, Recorder, percentiles_ms
 from harness.opscom.outcome import outcome_for_key
 
 SECONDS_KEPT = 120  # rows of the per-second series in the JSON document
@@ -25,7 +25,7 @@ class _Name:
     requests: int = 0
     errors: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)  # other than ok
-    latency: Recorder = field(default_factory=Recorder)
+    latency: Recorder = field(default_factory=Recorder.accumulator)
 
 
 class LiveBoard:
@@ -45,7 +45,7 @@ class LiveBoard:
             n.requests += d["requests"]
             n.errors += d["errors"]
             if d.get("latency"):
-                n.latency.add(Recorder.decode(d["latency"]))
+                n.latency.add(Buckets.decode(d["latency"]))
             for key, count in d.get("outcomes", {}).items():
                 n.outcomes[key] = n.outcomes.get(key, 0) + count
 
@@ -62,7 +62,7 @@ class LiveBoard:
         rows = []
         for name in sorted(self.names):
             n = self.names[name]
-            pct = percentiles_ms(n.latency.hdr)
+            pct = percentiles_ms(n.latency)
             rows.append({
                 "name": name,
                 "requests": n.requests,

@@ -35,7 +35,7 @@ from enum import Enum
 from typing import Any
 
 from harness.checks import LATENCY_STATS, Check, format_value
-from harness.metrics import Recorder, percentiles_ms
+from harness.metrics import Buckets, Recorder, percentiles_ms
 from harness.names import name_number
 from harness.opscom.outcome import outcome_for_key
 from harness.timeline import NameSecond, Second
@@ -96,7 +96,7 @@ class _Totals:
             self.outcomes[key] = self.outcomes.get(key, 0) + n
         self.max_ms = max(self.max_ms, max_ms)
         if self.hist is not None and latency:
-            self.hist.add(Recorder.decode(latency))
+            self.hist.add(Buckets.decode(latency))
 
     def section(self) -> dict[str, Any]:
         """This name as a summary.json section, with the fields the rows give."""
@@ -116,7 +116,7 @@ class _Totals:
             "outcomes": {"ok": ok, **self.outcomes},
         }
         if self.hist is not None:
-            out["latency_ms"] = percentiles_ms(self.hist.hdr)
+            out["latency_ms"] = percentiles_ms(self.hist)
         return out
 
 
@@ -152,7 +152,7 @@ class LiveState:
         self._hist_names = {c.path[0] for c in self.checks
                             if live_judgeable(c) and len(c.path) == 2 and c.path[1] in LATENCY_STATS}
         if "all" in self._hist_names:
-            self.all.hist = Recorder()
+            self.all.hist = Recorder.accumulator()
 
     # --- feeding --------------------------------------------------------------------------
 
@@ -173,7 +173,7 @@ class LiveState:
     def _name(self, name: str) -> _Totals:
         totals = self.names.get(name)
         if totals is None:
-            totals = self.names[name] = _Totals(hist=Recorder() if name in self._hist_names else None)
+            totals = self.names[name] = _Totals(hist=Recorder.accumulator() if name in self._hist_names else None)
             # Catalogue order, whatever order names first appear in.
             self.names = dict(sorted(self.names.items(), key=lambda kv: name_number(kv[0])))
         return totals

@@ -28,7 +28,7 @@ from collections import deque
 from typing import Any, Protocol, TextIO
 
 from harness.checks import format_value
-from harness.metrics import Recorder
+from harness.metrics import Buckets, Recorder
 from harness.report.live import LiveState, error_share, ok_of
 from harness.report.screen import clock, ms, outcomes_text
 from harness.timeline import Second
@@ -103,14 +103,14 @@ def interval_line(rows: list[Second], state: LiveState) -> str:
         for ns in r.names.values():
             for key, n in ns.outcomes.items():
                 outcomes[key] = outcomes.get(key, 0) + n
-    hist = Recorder()
+    hist = Recorder.accumulator()
     for r in rows:
-        hist.add(Recorder.decode(r.latency))
-    hdr = hist.hdr
+        hist.add(Buckets.decode(r.latency))
+    buckets = hist.buckets()
     p50 = p99 = mx = 0.0
-    if hdr.get_total_count():
-        values = hdr.get_percentile_to_value_dict([50.0, 99.0])
-        p50, p99, mx = values[50.0] / 1000, values[99.0] / 1000, hdr.get_max_value() / 1000
+    if buckets.total:
+        values = buckets.values_at_percentiles([50.0, 99.0])
+        p50, p99, mx = values[50.0] / 1000, values[99.0] / 1000, buckets.max_value() / 1000
     first, end = rows[0].t, rows[-1].t + 1
     seconds = max(1, end - first)
     span = f"{first}-{end}s"
