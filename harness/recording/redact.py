@@ -25,6 +25,7 @@ e-mail, a birth date a date, a phone its digits).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -50,6 +51,7 @@ _SECRETS_KEPT: Final = 64  # distinct tokens remembered for scrubbing (a few per
 _B36: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
+@functools.lru_cache(maxsize=4096)  # header and query names repeat on every call
 def _name_is_secret(name: str) -> bool:
     return _SECRET_NAME.search(name) is not None
 
@@ -62,7 +64,9 @@ class Redactor:
             raise ValueError(f"expected a redaction profile of {', '.join(PROFILES)}, got {profile!r}")
         self.profile = profile
         self._key = key if key is not None else secrets.token_bytes(32)
-        self._secrets: OrderedDict[str, None] = OrderedDict()
+        # secret -> its forms in a line: as written in a JSON string (escaped), and as is
+        # (a query, a text body)
+        self._secrets: OrderedDict[str, tuple[bytes, bytes]] = OrderedDict()
 
     def describe(self) -> dict[str, Any]:
         return {"credentials": "placeholder", "personal": "masked" if self.profile == "personal" else "kept"}
@@ -71,7 +75,8 @@ class Redactor:
 
     def _remember(self, secret: str) -> None:
         if len(secret) >= 4:  # shorter strings are not worth a scrub (and would hit everything)
-            self._secrets[secret] = None
+            if secret not in self._secrets:
+                self._secrets[secret] = (orjson.dumps(secret)[1:-1], secret.encode())
             self._secrets.move_to_end(secret)
             if len(self._secrets) > _SECRETS_KEPT:
                 self._secrets.popitem(last=False)
@@ -122,9 +127,8 @@ class Redactor:
 
     def scrub(self, line: bytes) -> bytes:
         """Remove any token seen so far from an encoded line, wherever it is."""
-        for secret in self._secrets:
-            # As written in a JSON string (escaped) and as is (a query, a text body).
-            for raw in (orjson.dumps(secret)[1:-1], secret.encode()):
+        for forms in self._secrets.values():
+            for raw in forms:
                 if raw in line:
                     line = line.replace(raw, REDACTED.encode())
         return line
