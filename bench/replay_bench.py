@@ -17,8 +17,7 @@ through the library API (``harness.api``), and reports its figures as JSON.
           in front of it, interleaved; p99 latency side by side. Goal: < 1 ms added.
 
   Environment: BENCH_PROXY_CORE=1 puts the proxy beside the load generator instead
-  of the target; BENCH_PROXY_PLAIN=1 records uncompressed (neither changed the tail
-  on 2026-11-24: +9 and +21 ms at p99, against +17 ms by default).
+  of the target; BENCH_PROXY_PLAIN=1 records uncompressed (for diagnosis).
 Rounds are interleaved and medians reported, because this machine is shared and
 absolute numbers drift. Usage:
 
