@@ -32,7 +32,7 @@ from typing import IO, Any
 import orjson
 import zstandard
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, OutputError
 from harness.opscom.outcome import decode_and_classify, status_outcome
 from harness.recording.correlate import IdIndex, answer_ids
 from harness.recording.format import NO_BODY, Header, RecordedCall, decode_call, match_path
@@ -93,22 +93,39 @@ class _Sink:
         self.last_flush = time.monotonic()
 
     def write(self, data: bytes) -> None:
-        self.out.write(data)
+        try:
+            self.out.write(data)
+        except OSError as exc:
+            raise self._lost(exc) from None
         now = time.monotonic()
         if now - self.last_flush >= FLUSH_EVERY_S:
             self.flush(now)
 
     def flush(self, now: float | None = None) -> None:
-        if self.zstd is not None:
-            self.zstd.flush(zstandard.FLUSH_BLOCK)
-        self.raw.flush()
+        try:
+            if self.zstd is not None:
+                self.zstd.flush(zstandard.FLUSH_BLOCK)
+            self.raw.flush()
+        except OSError as exc:
+            raise self._lost(exc) from None
         self.last_flush = time.monotonic() if now is None else now
 
     def close(self) -> None:
-        if self.zstd is not None:
-            self.zstd.close()  # ends the frame
-        self.raw.flush()
-        self.raw.close()
+        try:
+            if self.zstd is not None:
+                self.zstd.close()  # ends the frame
+            self.raw.flush()
+        except OSError as exc:
+            raise self._lost(exc) from None
+        finally:
+            try:
+                self.raw.close()
+            except OSError:
+                pass  # the same failure, already raised
+
+    def _lost(self, exc: OSError) -> OutputError:
+        return OutputError(f"{self.path}: cannot write the recording ({exc.strerror or exc}); "
+                           "what was written before is kept")
 
 
 class RecordingWriter:

@@ -54,7 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     groups = add_option_arguments(p, ("load",))
     groups["load"].add_argument("--mix", metavar="NAME=W,...",
                                 help="traffic mix, e.g. meters=100 or enforcement=80,meters=20")
-    verb_help(p, exit_codes={0: "the recording was written", 2: "usage error: a flag or scenario is wrong; nothing written"}, examples=EXAMPLES)
+    verb_help(p, exit_codes={0: "the recording was written", 2: "usage error: a flag or scenario is wrong; nothing written", 3: "the recording could not be written (a full disk)"}, examples=EXAMPLES)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -53,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the recording to write (.jsonl, or .jsonl.zst for zstd)")
     p.add_argument("--redact", choices=PROFILES, default="personal",
                    help="personal: also mask personal data of profile pushes (default); none: tokens only")
-    verb_help(p, exit_codes={0: "the recording was written", 2: "usage error: not a HAR file, or a flag is wrong; nothing written"}, examples=EXAMPLES)
+    verb_help(p, exit_codes={0: "the recording was written", 2: "usage error: not a HAR file, or a flag is wrong; nothing written", 3: "the recording could not be written (a full disk)"}, examples=EXAMPLES)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from harness.errors import OutputError
 from harness.recording.files import RecordingWriter
 from harness.recording.relay import ClientSide, Exchange, Relay
 from harness.transport.base import Origin
@@ -54,6 +55,7 @@ class RecordingProxy:
         self.port = 0
         self.in_flight: dict[Exchange, float] = {}  # exchange -> its start (wall clock)
         self.exchanges = 0
+        self.lost: OutputError | None = None  # the recording could not be written: forwarding goes on
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -76,13 +78,28 @@ class RecordingProxy:
             await asyncio.sleep(0.05)  # let connection_lost run
         for task in self._tasks:
             task.cancel()
-        self.writer.close()
+        try:
+            self.writer.close()
+        except OutputError as exc:
+            self._lose(exc)
 
     async def _flush_every_second(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            self._advance()
-            self.writer.flush()
+            if self.lost is None:
+                try:
+                    self._advance()
+                    self.writer.flush()
+                except OutputError as exc:
+                    self._lose(exc)
+
+    def _lose(self, exc: OutputError) -> None:
+        """The recording cannot be written (a full disk): the clients must not notice,
+        so forwarding goes on; say so once, record nothing more."""
+        if self.lost is None:
+            self.lost = exc
+            print(f"harness record: {exc}; forwarding goes on, nothing more is recorded",
+                  file=sys.stderr, flush=True)
 
     async def _sweep(self) -> None:
         while True:
@@ -97,13 +114,20 @@ class RecordingProxy:
 
     def _ended(self, ex: Exchange) -> None:
         self.in_flight.pop(ex, None)
+        if self.lost is not None:
+            return
+        try:
+            self.writer.add(ex.capture())
+            self._advance()
+        except OutputError as exc:
+            self._lose(exc)
+            return
         self.exchanges += 1
-        self.writer.add(ex.capture())
-        self._advance()
 
 
-async def serve(settings: ProxySettings, writer: RecordingWriter, *, announce: bool = True) -> int:
-    """Run until SIGINT or SIGTERM; returns how many exchanges were recorded."""
+async def serve(settings: ProxySettings, writer: RecordingWriter, *, announce: bool = True) -> RecordingProxy:
+    """Run until SIGINT or SIGTERM; returns the proxy (how many exchanges it recorded,
+    and whether the recording was lost)."""
     proxy = RecordingProxy(settings, writer)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -121,4 +145,4 @@ async def serve(settings: ProxySettings, writer: RecordingWriter, *, announce: b
         await stop.wait()
     finally:
         await proxy.stop()
-    return proxy.exchanges
+    return proxy

@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--redact", choices=PROFILES, default="personal",
                    help="personal: also mask personal data of profile pushes (default); none: tokens only")
     p.add_argument("--timeout", default="60s", metavar="DURATION", help="upstream read timeout (default: 60s)")
-    verb_help(p, exit_codes={0: "the recording was closed cleanly (Ctrl-C, SIGTERM or SIGHUP ends it)", 2: "usage error: a flag is wrong; nothing was recorded"}, examples=EXAMPLES, notes=NOTES)
+    verb_help(p, exit_codes={0: "the recording was closed cleanly (Ctrl-C, SIGTERM or SIGHUP ends it)", 2: "usage error: a flag is wrong; nothing was recorded", 3: "the recording could not be written (a full disk): forwarding went on, the file keeps what was written before"}, examples=EXAMPLES, notes=NOTES)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -62,9 +62,12 @@ def main(args: argparse.Namespace) -> int:
     settings = ProxySettings(upstream=upstream.url, host=host, port=port, timeout=timeout)
     writer = RecordingWriter(args.recording, source="record", redactor=Redactor(args.redact), origin=upstream.url)
     try:
-        count = uvloop.run(serve(settings, writer))
+        proxy = uvloop.run(serve(settings, writer))
     except OSError as exc:
         writer.close()
         raise ConfigError(f"--listen {args.listen}: cannot listen there: {exc.strerror or exc}") from None
-    print(f"harness record: {count} calls recorded to {args.recording}", file=sys.stderr, flush=True)
+    print(f"harness record: {proxy.exchanges} calls recorded to {args.recording}", file=sys.stderr, flush=True)
+    if proxy.lost is not None:
+        print(f"harness: error: {proxy.lost}", file=sys.stderr, flush=True)
+        return proxy.lost.exit_code
     return 0

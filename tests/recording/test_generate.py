@@ -3,9 +3,12 @@ answers whose ids make chains, written faster than real time."""
 
 from __future__ import annotations
 
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
-from support.harness_cli import run_harness
+from support.harness_cli import ROOT, harness_env, run_harness
 
 from harness.recording import read_calls, read_header
 
@@ -39,3 +42,19 @@ def test_deliberate_errors_are_recorded_with_the_code_they_must_get(tmp_path: Pa
 def test_the_closed_model_is_refused(tmp_path: Path) -> None:
     r = run_harness("generate", "--users", "5", "--out", str(tmp_path / "x.jsonl"))
     assert r.returncode == 2 and "give --rate" in r.stderr and not (tmp_path / "x.jsonl").exists()
+
+
+def _limit_file_size() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # a full disk, as far as the harness can tell
+
+
+def test_a_full_disk_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    out = tmp_path / "full.jsonl"
+    r = subprocess.run([sys.executable, "-m", "harness", "generate", "--rate", "50", "--duration", "60s",
+                        "--out", str(out)], cwd=ROOT, env=harness_env(), capture_output=True, text=True,
+                       timeout=60, preexec_fn=_limit_file_size)
+    assert r.returncode == 3 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"harness: error: {out}: cannot write the recording (File too large); what was written before is kept"]
+    warnings: list[str] = []
+    assert len(list(read_calls(out, warnings.append))) > 0  # the calls before it are readable

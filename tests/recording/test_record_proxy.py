@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import resource
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import orjson
 import pytest
 from support.api import Target
-from support.harness_cli import harness_env, read_summary, run_harness, start_harness
+from support.harness_cli import ROOT, harness_env, read_summary, run_harness, start_harness
 
 from harness.recording import read_calls, read_header
 
@@ -166,3 +168,34 @@ def test_a_bad_flag_is_one_line_and_exit_2(tmp_path: Path) -> None:
     r = run_harness("record", "--upstream", "http://127.0.0.1:1", "--listen", "nowhere", "--out",
                     str(tmp_path / "x.jsonl"))
     assert r.returncode == 2 and "--listen: expected HOST:PORT" in r.stderr
+
+
+def _limit_file_size() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # a full disk, as far as the harness can tell
+
+
+def test_a_full_disk_stops_the_recording_not_the_forwarding(controller: Target, tmp_path: Path) -> None:
+    out = tmp_path / "full.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "record", "--upstream", controller.url, "--listen",
+                             "127.0.0.1:0", "--out", str(out)], cwd=ROOT, env=harness_env(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_limit_file_size)
+    assert proc.stderr is not None
+    try:
+        port = int(proc.stderr.readline().split("listening on http://127.0.0.1:")[1].split(",")[0])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        body = {"api_token": controller.token, "client": "OC_TOMA", "plate": "FULL1"}
+        for _ in range(60):  # some 20 KB of recording: over the limit
+            assert _post(conn, "/api/v1/validate/plate", body)[0] == 200
+        lost = proc.stderr.readline()  # said once, as soon as a write fails (the flush, within a second)
+        assert lost.startswith(f"harness record: {out}: cannot write the recording (File too large)")
+        assert lost.rstrip().endswith("forwarding goes on, nothing more is recorded")
+        for _ in range(20):  # the clients do not notice
+            assert _post(conn, "/api/v1/validate/plate", body)[0] == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=20)
+    rest = proc.stderr.read()
+    assert code == 3 and "Traceback" not in rest
+    assert f"harness: error: {out}: cannot write the recording (File too large)" in rest
+    assert controller.token.encode() not in out.read_bytes()
+    assert 0 < len(list(read_calls(out, lambda _w: None))) < 80  # what was written before is kept
