@@ -26,6 +26,7 @@ from harness.recording.files import RecordingWriter
 from harness.recording.format import RecordedCall
 from harness.recording.proxy import ProxySettings, RecordingProxy
 from tests.support import odd_servers as odd
+from tests.support.harness_cli import stall_server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -43,17 +44,22 @@ class Running:
 
 
 @asynccontextmanager
+async def in_front_of(upstream: str, out: Path, *, timeout: float = 10.0) -> AsyncIterator[RecordingProxy]:
+    writer = RecordingWriter(out, source="record", origin=upstream)
+    proxy = RecordingProxy(ProxySettings(upstream=upstream, timeout=timeout), writer)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.stop()
+
+
+@asynccontextmanager
 async def through_proxy(behaviour: odd.Behaviour, tmp_path: Path, *, timeout: float = 10.0,
                         base: str = "") -> AsyncIterator[Running]:
     out = tmp_path / "relay.jsonl"
-    async with odd.OddServer(behaviour) as server:
-        writer = RecordingWriter(out, source="record", origin=server.url)
-        proxy = RecordingProxy(ProxySettings(upstream=server.url + base, timeout=timeout), writer)
-        await proxy.start()
-        try:
-            yield Running(server, proxy, f"http://127.0.0.1:{proxy.port}", proxy.port, out)
-        finally:
-            await proxy.stop()
+    async with odd.OddServer(behaviour) as server, in_front_of(server.url + base, out, timeout=timeout) as proxy:
+        yield Running(server, proxy, f"http://127.0.0.1:{proxy.port}", proxy.port, out)
 
 
 def _session() -> aiohttp.ClientSession:
@@ -277,3 +283,28 @@ async def test_a_reused_connection_closed_by_the_upstream_is_retried_only_when_s
     assert [c.recorded_outcome for c in run.calls()] == ["ok", "ok", "ok", "disconnected"]
     # Each connection answers once: "b" and "warm" were each sent twice, "c" once.
     assert run.server.ids() == ["a", "b", "b", "warm", "warm", "c"]
+
+
+async def test_a_tls_upstream_is_verified_against_the_system_store(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_path, key_path, ca_path = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_path))
+    cert.private_key_pem.write_to_path(str(key_path))
+    ca.cert_pem.write_to_path(str(ca_path))
+    with stall_server(tls=(cert_path, key_path)) as server:
+        assert server.url.startswith("https://")
+        # A certificate no trusted CA signed: refused, 502, recorded as connect_error.
+        async with in_front_of(server.url, tmp_path / "a.jsonl") as proxy, _session() as http:
+            async with http.get(f"http://127.0.0.1:{proxy.port}/api/OC_TOMA/v1/user/types") as r:
+                assert r.status == 502
+        # Trusted through OpenSSL's SSL_CERT_FILE (how a private CA is given): relayed.
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca_path))
+        async with in_front_of(server.url, tmp_path / "b.jsonl") as proxy, _session() as http:
+            async with http.get(f"http://127.0.0.1:{proxy.port}/api/OC_TOMA/v1/user/types") as r:
+                assert r.status == 200
+    assert [c.recorded_outcome for c in read_calls(tmp_path / "a.jsonl")] == ["connect_error"]
+    assert [c.answer["status"] for c in read_calls(tmp_path / "b.jsonl")] == [200]  # type: ignore[index]
