@@ -27,6 +27,7 @@ EXAMPLES = (
 )
 NOTES = (
     'Tokens (apiToken, api_token, Authorization, cookies) are always replaced by a placeholder;\n--redact personal (the default) also masks personal data in profile pushes, consistently.',
+    'An https upstream is verified against the system CAs; for a private CA set SSL_CERT_FILE=ca.pem.',
 )
 
 

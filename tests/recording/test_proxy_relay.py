@@ -308,3 +308,16 @@ async def test_a_tls_upstream_is_verified_against_the_system_store(tmp_path: Pat
                 assert r.status == 200
     assert [c.recorded_outcome for c in read_calls(tmp_path / "a.jsonl")] == ["connect_error"]
     assert [c.answer["status"] for c in read_calls(tmp_path / "b.jsonl")] == [200]  # type: ignore[index]
+
+
+async def test_a_head_answer_then_more_requests_on_the_same_connections(tmp_path: Path) -> None:
+    """A HEAD's answer announces a body it does not have: the next answer on either
+    connection must not be read as that body."""
+    async with through_proxy(odd.plain, tmp_path) as run, _session() as http:
+        for i in range(3):
+            async with http.head(f"{run.url}/x?id=h{i}") as r:
+                assert r.status == 200 and int(r.headers["Content-Length"]) > 0
+            async with http.get(f"{run.url}/x?id=g{i}") as r:
+                assert orjson.loads(await r.read())["id"] == f"g{i}"
+        assert run.server.per_connection() == [6]
+    assert [c.method for c in run.calls()] == ["HEAD", "GET"] * 3
