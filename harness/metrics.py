@@ -267,15 +267,10 @@ class Buckets:
 
     def percentiles_ms(self) -> dict[str, float]:
         """``percentiles_ms`` of these counts."""
-        count = self.total
-        if count == 0:
+        if not self.total:
             return dict(_NO_PERCENTILES)
-        values = self.values_at_percentiles([p for _, p in PERCENTILES])
-        out: dict[str, float] = {name: values[p] / 1000.0 for name, p in PERCENTILES}
-        out["max"] = self.max_value() / 1000.0
-        out["mean"] = round(self.mean_value() / 1000.0, 3)
-        out["count"] = count
-        return out
+        return _in_ms(self.values_at_percentiles([p for _, p in PERCENTILES]), self.max_value(),
+                      self.mean_value(), self.total)
 
 
 def _target_count(percentile: float, total: int) -> int:
@@ -370,10 +365,15 @@ def percentiles_ms(hist: HdrHistogram | Recorder) -> dict[str, float]:
     count = hist.get_total_count()
     if count == 0:
         return dict(_NO_PERCENTILES)
-    values = hist.get_percentile_to_value_dict([p for _, p in PERCENTILES])
+    return _in_ms(hist.get_percentile_to_value_dict([p for _, p in PERCENTILES]), hist.get_max_value(),
+                  hist.get_mean_value(), count)
+
+
+def _in_ms(values: dict[float, int], max_us: int, mean_us: float, count: int) -> dict[str, float]:
+    """The statistics of ``percentiles_ms`` from their values in microseconds."""
     out: dict[str, float] = {name: values[p] / 1000.0 for name, p in PERCENTILES}
-    out["max"] = hist.get_max_value() / 1000.0
-    out["mean"] = round(hist.get_mean_value() / 1000.0, 3)
+    out["max"] = max_us / 1000.0
+    out["mean"] = round(mean_us / 1000.0, 3)
     out["count"] = count
     return out
 

@@ -163,6 +163,7 @@ class _Side(asyncio.Protocol):
     transport: asyncio.Transport | None
     closed: bool
     _pending: list[bytes]
+    _pauses: set[str]  # why reading is paused (flow control, pipelining); resumed when none is left
 
     def put(self, data: bytes) -> None:
         if self.relay._batching:  # noqa: SLF001 - the relay and its sides are one unit
@@ -178,6 +179,17 @@ class _Side(asyncio.Protocol):
             self._pending.clear()
             if self.transport is not None and not self.closed:
                 self.transport.write(data)
+
+    def pause(self, reason: str) -> None:
+        if not self._pauses and self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+        self._pauses.add(reason)
+
+    def resume(self, reason: str) -> None:
+        if reason in self._pauses:
+            self._pauses.discard(reason)
+            if not self._pauses and self.transport is not None and not self.closed:
+                self.transport.resume_reading()
 
     def close_transport(self) -> None:
         """Close after what was written (and is still gathered)."""
@@ -248,17 +260,6 @@ class ClientSide(_Side):
         if self.upstream is not None:
             self.upstream.resume("client")
 
-    def pause(self, reason: str) -> None:
-        if not self._pauses and self.transport is not None and not self.closed:
-            self.transport.pause_reading()
-        self._pauses.add(reason)
-
-    def resume(self, reason: str) -> None:
-        if reason in self._pauses:
-            self._pauses.discard(reason)
-            if not self._pauses and self.transport is not None and not self.closed:
-                self.transport.resume_reading()
-
     def _bad_request(self) -> None:
         assert self.transport is not None
         if not self.queue or not self.queue[0].t0:
@@ -288,21 +289,9 @@ class ClientSide(_Side):
         ex.method = p.get_method().decode("ascii", "replace")
         ex.keep_alive = ex.keep_alive and p.should_keep_alive()
         ex.http11 = p.get_http_version() == "1.1"
-        named = _named_by_connection(ex.headers)
-        drop = HOP_BY_HOP | named if named else HOP_BY_HOP
-        lines = [b"%s %s%s HTTP/1.1\r\nHost: %s\r\n" % (ex.method.encode("ascii", "replace"), self.relay.base_path,
-                                                         ex.url, self.relay.host_header)]
-        length = None
-        for name, value in ex.headers:
-            lower = name.lower()
-            if lower not in drop:
-                lines.append(b"%s: %s\r\n" % (name, value))
-            elif lower == b"content-length":
-                length = value
-            elif lower == b"transfer-encoding" and b"chunked" in value.lower():
-                ex.chunked_in = True
-            elif lower == b"expect" and value.lower() == b"100-continue":
-                ex.expect = True
+        lines, length, ex.chunked_in, ex.expect = _passed_on(
+            b"%s %s%s HTTP/1.1\r\nHost: %s\r\n" % (ex.method.encode("ascii", "replace"), self.relay.base_path,
+                                                   ex.url, self.relay.host_header), ex.headers)
         if ex.chunked_in:
             lines.append(b"Transfer-Encoding: chunked\r\n")
         elif length is not None:
@@ -396,19 +385,7 @@ class ClientSide(_Side):
     def answer_head(self, ex: Exchange) -> None:
         status = ex.status
         assert status is not None
-        named = _named_by_connection(ex.answer_headers)
-        drop = HOP_BY_HOP | named if named else HOP_BY_HOP
-        lines = [b"HTTP/1.1 %d %s\r\n" % (status, ex.reason)]
-        length = None
-        chunked = False
-        for name, value in ex.answer_headers:
-            lower = name.lower()
-            if lower not in drop:
-                lines.append(b"%s: %s\r\n" % (name, value))
-            elif lower == b"content-length":
-                length = value
-            elif lower == b"transfer-encoding" and b"chunked" in value.lower():
-                chunked = True
+        lines, length, chunked, _ = _passed_on(b"HTTP/1.1 %d %s\r\n" % (status, ex.reason), ex.answer_headers)
         if ex.method == "HEAD" or status in NO_BODY_STATUSES:
             if length is not None:
                 lines.append(b"Content-Length: %s\r\n" % length)
@@ -539,17 +516,6 @@ class UpstreamSide(_Side):
         if self.transport is not None:
             self.transport.close()
 
-    def pause(self, reason: str) -> None:
-        if not self._pauses and self.transport is not None and not self.closed:
-            self.transport.pause_reading()
-        self._pauses.add(reason)
-
-    def resume(self, reason: str) -> None:
-        if reason in self._pauses:
-            self._pauses.discard(reason)
-            if not self._pauses and self.transport is not None and not self.closed:
-                self.transport.resume_reading()
-
     def paused_by_client(self) -> bool:
         return "client" in self._pauses
 
@@ -623,6 +589,28 @@ class UpstreamSide(_Side):
         self.served += 1
         self.idle_since = time.monotonic()
         self.client.answer_complete(ex, keeps)
+
+
+def _passed_on(first: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[list[bytes], bytes | None, bool, bool]:
+    """A head as passed on: ``first`` and the end-to-end header lines (the framing is
+    the caller's to add); and what the dropped ones said: the Content-Length, whether
+    the body is chunked, whether 100-continue is expected."""
+    named = _named_by_connection(headers)
+    drop = HOP_BY_HOP | named if named else HOP_BY_HOP
+    lines = [first]
+    length = None
+    chunked = expect = False
+    for name, value in headers:
+        lower = name.lower()
+        if lower not in drop:
+            lines.append(b"%s: %s\r\n" % (name, value))
+        elif lower == b"content-length":
+            length = value
+        elif lower == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+        elif lower == b"expect" and value.lower() == b"100-continue":
+            expect = True
+    return lines, length, chunked, expect
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes:

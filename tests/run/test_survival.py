@@ -129,8 +129,12 @@ def test_a_second_signal_ends_the_drain_at_once(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=15)
         took = time.monotonic() - started
-    assert proc.returncode == 130 and took < 1.8
-    assert read_summary(tmp_path)["run"]["interrupted"]
+    assert proc.returncode == 130 and took < 8  # the wall clock also holds writing the report
+    run = read_summary(tmp_path)["run"]
+    # The drain (from the interrupt, the end of the schedule, to the run's end) lasted
+    # about the 0.3 s between the two signals, not the first signal's 2 s grace. Judged
+    # on the run's own clock: a loaded machine slows the report, not this.
+    assert run["interrupted"] and run["elapsed_s"] - run["duration_s"] < 1.2
 
 
 def test_workers_and_the_controller_never_outlive_a_killed_parent(tmp_path: Path) -> None:
