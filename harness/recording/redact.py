@@ -21,6 +21,14 @@ drawn for the recording and never stored, so one value always masks to the same
 mask within a recording (an update still finds its user; two users with two
 e-mails still have two), and the mask keeps the field's form (an e-mail stays an
 e-mail, a birth date a date, a phone its digits).
+
+A value the API refuses stays refused: one outside its field's length limits, or
+an e-mail that is not one, is masked character by character instead (same length,
+digits for digits, letters for letters, every other character kept), so a replay of
+a deliberately invalid push still gets 9030, 9032 or 9033 rather than a spurious
+change in the behaviour diff. What masking cannot keep is a clash with data outside
+the recording: a push answered 9019 or 9020 because the target already had that
+e-mail or user name is replayed with a fresh mask, and succeeds.
 """
 
 from __future__ import annotations
@@ -35,6 +43,9 @@ from datetime import date, timedelta
 from typing import Any, Final
 
 import orjson
+
+from harness.opscom import ENDPOINTS
+from harness.opscom.endpoints import Field, Kind
 
 TOKEN: Final = "<token>"
 REJECTED_TOKEN: Final = "<rejected-token>"
@@ -97,7 +108,8 @@ class Redactor:
             for name, value in body.items():
                 masker = _PERSONAL.get(name)
                 if masker is not None and isinstance(value, str) and value:
-                    body[name] = masker(self, name, value)
+                    refused = _refused(_PROFILE_FIELDS.get(name), value)
+                    body[name] = (_same_shape if refused else masker)(self, name, value)
         return body
 
     def headers(self, headers: Any) -> list[list[str]]:
@@ -231,3 +243,16 @@ _PERSONAL: Final = {
     "unique_id": _plain_id,
 }
 PERSONAL_FIELDS: Final = frozenset(_PERSONAL)
+_PROFILE_FIELDS: Final = {alias: f for f in ENDPOINTS["profile_push"].fields for alias in f.aliases}
+_EMAIL_FORM: Final = re.compile(r"[^@\s]+@[^@\s]+")  # what the API calls an e-mail (else 9033)
+
+
+def _refused(field: Field | None, value: str) -> bool:
+    """Whether the API refuses ``value`` for ``field`` by its form alone (length,
+    e-mail syntax): then the mask must keep that form."""
+    if field is None:
+        return False
+    n = len(value)
+    if (field.max_len is not None and n > field.max_len) or (field.min_len is not None and n < field.min_len):
+        return True
+    return field.kind is Kind.EMAIL and _EMAIL_FORM.fullmatch(value) is None

@@ -199,3 +199,35 @@ def test_a_full_disk_stops_the_recording_not_the_forwarding(controller: Target, 
     assert f"harness: error: {out}: cannot write the recording (File too large)" in rest
     assert controller.token.encode() not in out.read_bytes()
     assert 0 < len(list(read_calls(out, lambda _w: None))) < 80  # what was written before is kept
+
+
+def test_masked_profiles_that_the_api_refused_are_still_refused_at_replay(
+        recorder: tuple[subprocess.Popen[str], int, Path], controller: Target, tmp_path: Path) -> None:
+    """Masks keep what makes a value refused (its length, an e-mail's missing @), so
+    deliberately invalid profile pushes replay as refused as they were recorded."""
+    proc, port, out = recorder
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    base = {"apiToken": controller.token, "login_source": "OPSCOM", "first_name": "Grace", "last_name": "Hopper"}
+    pushes = [
+        ({"unique_id": "MK1", "email": "grace.mk1@example.org", "user_name": "gracemk1"}, "ok"),
+        ({"unique_id": "MK2", "email": "grace.mk2@example.org", "first_name": "G" * 51}, "9030"),
+        ({"unique_id": "MK3", "email": "grace.mk3@example.org", "user_name": "gh"}, "9032"),
+        ({"unique_id": "MK4", "email": "grace at example.org"}, "9033"),
+    ]
+    for fields, _ in pushes:
+        _post(conn, "/api/OC_TOMA/v1/profiles/push", base | fields)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    calls = list(read_calls(out))
+    assert [c.recorded_outcome for c in calls] == [want for _, want in pushes]
+    # The refused values are masked to their own length and form; none is kept.
+    assert len(calls[1].body["first_name"]) == 51 and calls[1].body["first_name"] != "G" * 51
+    assert len(calls[2].body["user_name"]) == 2 and calls[2].body["user_name"] != "gh"
+    assert "@" not in calls[3].body["email"] and calls[3].body["email"] != "grace at example.org"
+    text = b"".join(orjson.dumps(c.doc) for c in calls)
+    assert all(v.encode() not in text for fields, _ in pushes for k, v in fields.items() if k != "unique_id")
+    assert calls[0].body["email"].endswith("@masked.invalid")  # a valid one keeps the usual mask
+    result = run_harness("replay", str(out), "--procs", "1", "--quiet", "--out", str(tmp_path / "reports"),
+                         "--check", "diff.changed==0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert read_summary(tmp_path / "reports")["diff"]["changed_requests"] == 0
