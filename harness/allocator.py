@@ -1,7 +1,8 @@
 """glibc's malloc, told to keep a long run's resident memory flat.
 
-Each second the harness builds and drops a few dozen histogram count arrays of
-~184 KB (merging the workers' ticks, encoding the timeline row). glibc serves
+Each second the harness may build and drop histogram count arrays of ~184 KB (a
+second's sum of several workers' ticks, a name's first interval histogram, the
+summing of a Locust board or live gate). glibc serves
 blocks that large with mmap at first, but its *dynamic* threshold rises past them
 the first time one is freed, and from then on they come from the heap, between
 small long-lived objects: the heap fragments and the process's resident memory

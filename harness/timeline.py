@@ -117,9 +117,6 @@ def _added(hist: _Hist | None, blob: str, buckets: Buckets | None = None) -> _Hi
     return hist
 
 
-_EMPTY = Recorder.accumulator().encode()
-
-
 class _Acc:
     """A second being assembled from the workers' ticks."""
 
@@ -128,7 +125,7 @@ class _Acc:
     def __init__(self) -> None:
         self.requests = 0
         self.errors = 0
-        self.hist: _Hist | None = None  # None until a tick brings one
+        self.hist: _Hist | None = None  # until the first tick (every tick brings one)
         self.names: dict[str, list[Any]] = {}  # name -> [requests, errors, _Hist | None, outcomes]
 
     def add(self, tick: Tick) -> None:
@@ -156,8 +153,7 @@ class _Acc:
             buckets = hist.buckets()
             p50, p99, mx = _percentiles(buckets)
             names[name] = NameSecond(req, err, p50, p99, mx, outcomes, hist.encode() if buckets.total else "")
-        if self.hist is None:  # never: every tick has one
-            return Second(t, self.requests, self.errors, 0.0, 0.0, 0.0, _EMPTY, names)
+        assert self.hist is not None  # an _Acc is made for a tick, or from a row
         p50, p99, mx = _percentiles(self.hist.buckets())
         return Second(t, self.requests, self.errors, p50, p99, mx, self.hist.encode(), names)
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import sys
-import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +38,8 @@ from harness.errors import ConfigError
 from harness.recording.files import Capture, RecordingWriter
 from harness.recording.format import match_path
 from harness.recording.redact import PROFILES, Redactor
+from harness.transport.answer import inflated
+from harness.transport.base import DEFAULT_MAX_BODY
 from harness.usage import verb_help
 
 SEPARATOR = "\n🐵🙈🙉\n".encode()
@@ -139,13 +140,10 @@ def _dechunk(data: bytes) -> bytes:
 
 
 def _decoded(message: _Message) -> bytes:
-    encoding = next((v.lower() for k, v in message.headers if k.lower() == "content-encoding"), "")
-    if encoding in ("gzip", "deflate"):
-        try:
-            return zlib.decompress(message.body, 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
-        except zlib.error:
-            return message.body
-    return message.body
+    """The answer as the recording classifies it: uncompressed."""
+    encoding = next((v for k, v in message.headers if k.lower() == "content-encoding"), None)
+    plain = inflated(message.body, encoding, DEFAULT_MAX_BODY)
+    return message.body if plain is None else plain[:DEFAULT_MAX_BODY]
 
 
 def _open(path: Path) -> IO[bytes]:

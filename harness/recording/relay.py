@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +42,7 @@ from typing import Any
 import httptools
 
 from harness.recording.files import Capture
+from harness.transport.answer import inflated
 from harness.transport.base import IDEMPOTENT_METHODS, Origin
 
 CAPTURE_LIMIT = 1 << 20  # bytes of each body kept for the recording
@@ -96,8 +96,9 @@ class Exchange:
     def capture(self) -> Capture:
         path, _, query = self.url.decode("latin-1").partition("?")
         answer: bytes | None = bytes(self.answer) if self.status is not None else None
-        if answer and _header(self.answer_headers, b"content-encoding").lower() in (b"gzip", b"deflate"):
-            answer = _decompressed(answer, _header(self.answer_headers, b"content-encoding").lower())
+        if answer:  # the recording classifies the answer uncompressed (the client got it as sent)
+            plain = inflated(answer, _header(self.answer_headers, b"content-encoding"), CAPTURE_LIMIT)
+            answer = answer if plain is None else plain[:CAPTURE_LIMIT]
         return Capture(started=self.started, method=self.method, path=path, query=query,
                        headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers],
                        body=bytes(self.body), status=self.status, answer=answer, error=self.error,
@@ -628,11 +629,3 @@ def _named_by_connection(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]
             named.update(t.strip().lower() for t in v.split(b","))
     named -= _PLAIN_CONNECTION  # the usual values name nothing to drop: no set to build
     return frozenset(named)
-
-
-def _decompressed(body: bytes, encoding: bytes) -> bytes:
-    """The recording classifies the answer: it reads it uncompressed (the client got it as sent)."""
-    try:
-        return zlib.decompress(body, 16 + zlib.MAX_WBITS if encoding == b"gzip" else zlib.MAX_WBITS)
-    except zlib.error:
-        return body

@@ -28,16 +28,31 @@ _WBITS: dict[str, tuple[int, ...]] = {
 }
 
 
-def _inflate(body: bytes, wbits: int, max_body: int) -> bytes | None:
-    """``body`` decompressed, None when it would exceed ``max_body`` (a zip bomb
-    stops after max_body + 1 bytes of output, whatever its ratio)."""
+def _inflate(body: bytes, wbits: int, max_body: int) -> bytes:
+    """``body`` decompressed; past ``max_body``, its first max_body + 1 bytes (a zip
+    bomb stops there, whatever its ratio)."""
     d = zlib.decompressobj(wbits)
     out = d.decompress(body, max_body + 1)
-    if len(out) > max_body:
-        return None
-    if not d.eof:
+    if len(out) <= max_body and not d.eof:
         raise zlib.error("truncated compressed body")
     return out
+
+
+def inflated(body: bytes, encoding: str | bytes | None, max_body: int) -> bytes | None:
+    """``body`` with its Content-Encoding undone, or None when there is nothing to
+    undo (no or an unknown coding, or a body that is not validly compressed). One
+    that decompresses past ``max_body`` comes back as its first max_body + 1 bytes:
+    longer than ``max_body`` says so."""
+    if not encoding:
+        return None
+    if isinstance(encoding, bytes):
+        encoding = encoding.decode("latin-1")
+    for wbits in _WBITS.get(encoding.strip().lower(), ()):
+        try:
+            return _inflate(body, wbits, max_body)
+        except zlib.error:
+            continue
+    return None
 
 
 def classify_compressed(
@@ -48,19 +63,9 @@ def classify_compressed(
     coding, or a body that is not validly compressed): the caller keeps the outcome
     of the body as it came. A body that decompresses past ``max_body`` is
     ``body_too_large``, as if it had come that large."""
-    if not encoding:
+    plain = inflated(body, encoding, max_body)
+    if plain is None:
         return None
-    if isinstance(encoding, bytes):
-        encoding = encoding.decode("latin-1")
-    modes = _WBITS.get(encoding.strip().lower())
-    if modes is None:
-        return None
-    for wbits in modes:
-        try:
-            plain = _inflate(body, wbits, max_body)
-        except zlib.error:
-            continue
-        if plain is None:
-            return BODY_TOO_LARGE, None
-        return decode_and_classify(status, plain)
-    return None
+    if len(plain) > max_body:
+        return BODY_TOO_LARGE, None
+    return decode_and_classify(status, plain)
